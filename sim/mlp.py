@@ -105,6 +105,8 @@ class BackpropMLP(Estimator):
         self.network_ = Network(pops, rng=rng, init=self.init.lower(), dtype=dtype)
         self._loss_name = OUTPUTS[out]
         self._out = neurons.get(out)
+        self._out_sigmoid = out == "sigmoid"
+        self._relu_hidden = isinstance(self._phi, neurons.ReLU)
         self._rule = LEARNING[self.learning.lower()]()
         self._rule.reset([c.W for c in self.network_.connections], rng)
         self._schedule = get_schedule(self.lr_schedule, "lr_schedule")
@@ -124,23 +126,24 @@ class BackpropMLP(Estimator):
         for c in conns:
             self._decay[offset:offset + c.W.size] = 1
             for arr, views, dviews in ((c.W, self._Ws, self._dWs), (c.b, self._bs, self._dbs)):
-                view = self._params[offset:offset + arr.size].reshape(arr.shape)
+                # W is stored column-major: W.T is then C-contiguous and X @ W.T takes BLAS's
+                # fast path (about twice as fast for these small matrices)
+                view = self._params[offset:offset + arr.size].reshape(arr.shape, order="F")
                 view[...] = arr
                 views.append(view)
-                dviews.append(self._grad[offset:offset + arr.size].reshape(arr.shape))
+                dviews.append(self._grad[offset:offset + arr.size].reshape(arr.shape, order="F"))
                 offset += arr.size
             c.share_memory(self._Ws[-1], self._bs[-1])
 
     # ----- training ---------------------------------------------------------------------
     def _train_epoch(self, X, y, rng, lr_factor):
-        n = X.shape[0]
-        order = rng.permutation(n)
-        T = self._targets(y)
+        order = rng.permutation(X.shape[0])
+        X, T = X[order], self._targets(y)[order]  # one gather per epoch; batches are views
         lr = self.lr * lr_factor
         wd = self.weight_decay
-        for start in range(0, n, self.batch_size):
-            idx = order[start:start + self.batch_size]
-            self._gradient(X[idx], T[idx])
+        bs = self.batch_size
+        for start in range(0, X.shape[0], bs):
+            self._gradient(X[start:start + bs], T[start:start + bs])
             if wd:
                 self._grad -= wd * self._decay * self._params
             self._optimizer.step(self._params, self._grad, lr)
@@ -154,34 +157,46 @@ class BackpropMLP(Estimator):
     def _forward(self, X):
         """Rates ``[X, r_1, ..., r_L]`` and currents ``[J_1, ..., J_L]`` (steady state)."""
         rates, currents = [X], []
-        L = len(self._Ws)
+        last = len(self._Ws) - 1
         for i, (W, b) in enumerate(zip(self._Ws, self._bs)):
             J = rates[-1] @ W.T
             J += b
             currents.append(J)
-            rates.append(self._out.rate(J) if i == L - 1 else self._phi.rate(J))
+            if i == last:
+                rates.append(self._out.rate(J))
+            elif self._relu_hidden:
+                rates.append(np.maximum(J, 0))
+            else:
+                rates.append(self._phi.rate(J))
         return rates, currents
 
     def _output_error(self, r_out, J_out, T):
-        """``dL/dJ`` at the output, divided by the batch size."""
-        e = r_out - T
-        if self.output.lower() == "sigmoid":
+        """The delta rule's error at the output: ``-dL/dJ``, divided by the batch size."""
+        e = T - r_out
+        if self._out_sigmoid:
             e *= self._out.derivative(J_out)
         e /= T.shape[0]
         return e
 
     def _gradient(self, X, T):
-        """Write the update direction (negative gradient of the mean loss) into ``self._grad``."""
+        """Write the update direction (negative gradient of the mean loss) into ``self._grad``.
+
+        With ``e_l = -dL/dJ_l`` (divided by the batch size), the rule gives ``dW_l = e_l^T r_{l-1}``
+        and ``db_l = sum_batch e_l``; the error moves down as ``e_{l-1} = (e_l W_l) * phi'(J_{l-1})``
+        for backprop, with the fixed feedback matrix in place of ``W_l`` for feedback alignment.
+        """
         rates, currents = self._forward(X)
         error = self._output_error(rates[-1], currents[-1], T)
+        rule, relu = self._rule, self._relu_hidden
         for i in range(len(self._Ws) - 1, -1, -1):
-            np.matmul(error.T, rates[i], out=self._dWs[i])
-            np.negative(self._dWs[i], out=self._dWs[i])
-            np.sum(error, axis=0, out=self._dbs[i])
-            np.negative(self._dbs[i], out=self._dbs[i])
+            rule.delta(rates[i], rates[i + 1], self._Ws[i], error, out=self._dWs[i])
+            rule.delta_bias(rates[i + 1], error, out=self._dbs[i])
             if i:
-                error = self._rule.propagate(error, self._Ws[i], i)
-                error *= self._phi.derivative(currents[i - 1])
+                error = rule.propagate(error, self._Ws[i], i)
+                if relu:  # relu'(J) = [J > 0] = [r > 0]
+                    np.multiply(error, rates[i] > 0, out=error)
+                else:
+                    error *= self._phi.derivative(currents[i - 1])
         return rates
 
     def _loss(self, P, y):

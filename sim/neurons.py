@@ -8,7 +8,7 @@ arbitrary units. Look a type up by name with :func:`get`.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import expit, log_softmax, softmax
+from scipy.special import expit, log_softmax
 
 from .errors import ValidationError
 from .validation import check_choice, check_number
@@ -148,7 +148,11 @@ class Softmax(Neuron):
     name = "softmax"
 
     def rate(self, J):
-        return softmax(J, axis=-1).astype(J.dtype, copy=False)
+        # in-place on a shifted copy: exp of non-positive numbers never overflows
+        P = J - J.max(axis=-1, keepdims=True)
+        np.exp(P, out=P)
+        P /= P.sum(axis=-1, keepdims=True)
+        return P
 
     def log_rate(self, J):
         """``log softmax(J)``, computed stably."""

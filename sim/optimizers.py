@@ -80,7 +80,13 @@ class Adam(SGD):
 
     ``m <- b1 m + (1-b1) g``, ``s <- b2 s + (1-b2) g^2``,
     ``p <- p - lr * m_hat / (sqrt(s_hat) + eps)`` with bias-corrected ``m_hat, s_hat``.
-    The bias corrections are folded into the step size (the paper's efficient form).
+
+    Notes
+    -----
+    For speed the state is kept unnormalized, ``M = m / (1 - b1)`` and ``S = s / (1 - b2)``,
+    which turns both averages into ``X <- b X + g`` with no scaling pass, and the constants
+    and bias corrections are folded into one scalar step (see :meth:`step`). Same numbers as
+    the textbook form up to rounding (tested); `state` reports ``m`` and ``s`` as in the paper.
     """
 
     name = "adam"
@@ -89,39 +95,39 @@ class Adam(SGD):
         self.beta1 = check_number("beta1", beta1, low=0.0, high=1.0, high_open=True)
         self.beta2 = check_number("beta2", beta2, low=0.0, high=1.0, high_open=True)
         self.eps = check_number("eps", eps, low=0.0, low_open=True)
-        self.m = self.s = None
+        self.M = self.S = None
         self.t = 0
 
     def reset(self, p):
-        self.m = np.zeros_like(p)
-        self.s = np.zeros_like(p)
+        self.M = np.zeros_like(p)
+        self.S = np.zeros_like(p)
         self._tmp = np.empty_like(p)
         self.t = 0
 
     def step(self, p, d, lr):
         self.t += 1
-        b1, b2, tmp = self.beta1, self.beta2, self._tmp
-        # m tracks the mean of d = -g: the sign flips back in the final step
-        self.m *= b1
-        self.m += (1 - b1) * d
+        b1, b2, t, tmp = self.beta1, self.beta2, self.t, self._tmp
+        self.M *= b1
+        self.M += d  # M = m / (1 - b1), in the direction d = -g
+        self.S *= b2
         np.multiply(d, d, out=tmp)
-        tmp *= 1 - b2
-        self.s *= b2
-        self.s += tmp
-        step = lr * np.sqrt(1 - b2**self.t) / (1 - b1**self.t)
-        eps_hat = self.eps * np.sqrt(1 - b2**self.t)
-        np.sqrt(self.s, out=tmp)
-        tmp += eps_hat
-        np.divide(self.m, tmp, out=tmp)
+        self.S += tmp  # S = s / (1 - b2)
+        # m_hat = (1-b1) M / (1-b1^t);  sqrt(s_hat) = sqrt((1-b2) / (1-b2^t)) sqrt(S) = c2 sqrt(S)
+        c2 = np.sqrt((1 - b2) / (1 - b2**t))
+        step = lr * (1 - b1) / (1 - b1**t) / c2
+        np.sqrt(self.S, out=tmp)
+        tmp += self.eps / c2
+        np.divide(self.M, tmp, out=tmp)
         tmp *= step
         p += tmp
 
     def state(self):
-        return {"m": self.m, "s": self.s, "t": np.array(self.t)}
+        return {"m": self.M * (1 - self.beta1), "s": self.S * (1 - self.beta2), "t": np.array(self.t)}
 
     def set_state(self, state):
-        self.m, self.s = state["m"].copy(), state["s"].copy()
-        self._tmp = np.empty_like(self.m)
+        self.M = (state["m"] / (1 - self.beta1)).astype(state["m"].dtype)
+        self.S = (state["s"] / (1 - self.beta2)).astype(state["s"].dtype)
+        self._tmp = np.empty_like(self.M)
         self.t = int(state["t"])
 
 

@@ -1,10 +1,11 @@
 """Error-driven rules: backpropagation, feedback alignment and the local delta rule.
 
-All three share the same weight direction at a layer, ``-error^T pre``, where ``error`` is the
-derivative of the mean batch loss with respect to the layer's input current ``J``
-(``dL/dJ``, shape ``(batch, n_post)``, already divided by the batch size). They differ only in
-where that error comes from: the delta rule has it at the output unit itself; backprop sends
-it down through ``W^T``; feedback alignment through fixed random matrices ``B``.
+All three share the same weight direction at a layer, ``dW = error^T pre``, where ``error`` is
+Rumelhart's delta: minus the derivative of the mean batch loss with respect to the layer's
+input current, ``error = -dL/dJ`` (shape ``(batch, n_post)``, already divided by the batch
+size; ``(t - r) / batch`` at a softmax/cross-entropy or linear/squared-error output). They
+differ only in where that error comes from: the delta rule has it at the output unit itself;
+backprop sends it down through ``W^T``; feedback alignment through fixed random matrices ``B``.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ class Delta(Rule):
 
     Notes
     -----
-    ``dW = -error^T pre`` and ``db = -sum_batch error``, with ``error = dL/dJ`` at the output unit
-    itself: ``(r - t) / batch`` for a linear unit with squared error or a softmax unit with
-    cross-entropy. The batch *sums* per-sample terms of an error that is already divided by the
+    ``dW = error^T pre`` and ``db = sum_batch error``, with ``error = (t - r) / batch`` at the
+    output unit itself (``-dL/dJ`` for a linear unit with squared error or a softmax unit with
+    cross-entropy). The batch *sums* per-sample terms of an error that is already divided by the
     batch size, i.e. the direction is the batch mean, so the step size does not depend on the
     batch size. Local: synapse ``(i, j)`` uses ``pre_j`` and the error at its own unit ``i``.
     """
@@ -33,11 +34,16 @@ class Delta(Rule):
     needs_error = True
     name = "delta"
 
-    def delta(self, pre, post, W, error=None):
-        return -(error.T @ pre)
+    def delta(self, pre, post, W, error=None, *, out=None):
+        """``error^T pre``, shape (n_post, n_pre); written into ``out`` when given."""
+        if out is not None and out.flags.f_contiguous and not out.flags.c_contiguous:
+            np.matmul(pre.T, error, out=out.T)  # same numbers into the C-contiguous transpose
+            return out
+        return np.matmul(error.T, pre, out=out)
 
-    def delta_bias(self, post, error=None):
-        return -error.sum(axis=0)
+    def delta_bias(self, post, error=None, *, out=None):
+        """``sum_batch error``, shape (n_post,); written into ``out`` when given."""
+        return np.add.reduce(error, axis=0, out=out)
 
 
 class Backprop(Delta):
