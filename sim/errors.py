@@ -32,5 +32,5 @@ def _show(value: object) -> str:
     shape = getattr(value, "shape", None)
     if shape is not None and getattr(value, "size", 0) > 6:
         return f"<array shape={tuple(shape)} dtype={getattr(value, 'dtype', '?')}>"
-    text = repr(value)
+    text = " ".join(repr(value).split())  # one line, even for small arrays
     return text if len(text) <= 80 else text[:77] + "..."

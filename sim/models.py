@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from .errors import ValidationError
+from .hebbian import HebbianNet, LinearReadout
 from .mlp import BackpropMLP
 from .persist import load_model as load
 from .validation import check_choice
 
-__all__ = ["BackpropMLP", "load", "make", "names", "REGISTRY"]
+__all__ = ["BackpropMLP", "HebbianNet", "LinearReadout", "load", "make", "names", "REGISTRY"]
 
-REGISTRY = {"backprop": BackpropMLP}
+REGISTRY = {"backprop": BackpropMLP, "hebbian": HebbianNet, "readout": LinearReadout}
 
 
 def names() -> list[str]:
