@@ -21,7 +21,7 @@ from .network import Network, Population
 from .optimizers import get_optimizer, get_schedule
 from .validation import check_choice, check_int, check_number
 
-__all__ = ["HebbianNet", "LinearReadout", "HIDDEN_RULES"]
+__all__ = ["HebbianNet", "HIDDEN_RULES"]
 
 HIDDEN_RULES = ("competitive", "oja", "sanger", "bcm", "hebb", "foldiak", "none")
 _NORM_RULES = {"competitive": None, "oja": 2.0, "sanger": 2.0}  # rules whose rows converge to unit norm
@@ -422,23 +422,6 @@ class HebbianNet(Estimator):
             sub = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
             if obj is not None and sub:
                 obj.set_state(sub)
-
-
-class LinearReadout(HebbianNet):
-    """The readout-only control: the same delta-rule readout on the raw inputs (no hidden layer).
-
-    Parameters are those of `HebbianNet`'s readout; the hidden layer is absent (``hidden=0``).
-    """
-
-    model_name = "readout"
-
-    def __init__(self, readout_scaling="none", readout_optimizer="adam", readout_lr=1e-3,
-                 readout_decay=0.0, lr_schedule="constant", batch_size=100, dtype="float32", seed=0):
-        hp = HebbianNet(hidden=0, rule="none").get_params()
-        hp.update(readout_scaling=readout_scaling, readout_optimizer=readout_optimizer,
-                  readout_lr=readout_lr, readout_decay=readout_decay, lr_schedule=lr_schedule,
-                  batch_size=batch_size, dtype=dtype, seed=seed)
-        self.__dict__["_hp"] = hp  # the full HebbianNet parameter set; get_params shows these 8
 
 
 def _init(name, shape, rng, dtype, scale):

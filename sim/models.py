@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from .errors import ValidationError
-from .hebbian import HebbianNet, LinearReadout
+from .hebbian import HebbianNet
 from .mlp import BackpropMLP
 from .persist import load_model as load
+from .readout import LinearReadout
 from .validation import check_choice
 
 __all__ = ["BackpropMLP", "HebbianNet", "LinearReadout", "load", "make", "names", "REGISTRY"]

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from sim import ValidationError, dynamics, models, presets, tasks
-from sim.hebbian import HebbianNet, LinearReadout
+from sim.hebbian import HebbianNet
+from sim.readout import LinearReadout
 from sim.kwta import inhibited_fixed_point
 
 
