@@ -179,7 +179,13 @@ class Estimator:
                 "update_norm": [float(np.linalg.norm(W - B)) for W, B in zip(weights, before)],
             }
         record.update(extra)
+        with np.errstate(all="ignore"):
+            record.update(self._epoch_extra(X))
         return record
+
+    def _epoch_extra(self, X) -> dict:
+        """Model-specific per-epoch statistics of the training set (not timed as training)."""
+        return {}
 
     def _check_divergence(self, record) -> bool:
         reason = ""

@@ -226,8 +226,7 @@ class HebbianNet(Estimator):
         if w == 0.0:
             return self._phi.rate(J), 0
         if self.settle == "auto" and self._phi.piecewise_linear:
-            _, rate, iterations = inhibited_fixed_point(J, w, self._phi)
-            return rate, iterations
+            return inhibited_fixed_point(J, w, self._phi)[1], 0  # closed form: no time steps
         res = dynamics.settle(J, neuron=self._phi, tau=self.tau, dt=self.dt, w_inh=w,
                               tol=self.settle_tol, max_steps=self.max_steps)
         return res.rate, res.steps
@@ -297,7 +296,7 @@ class HebbianNet(Estimator):
             self._cache = []
             h_total = max(self._hidden_epochs(), 1)
             h_lr = float(self.hidden_lr) * get_schedule(self.hidden_lr_schedule).factor(self.epochs_done_, h_total)
-            W_start = self._hidden_conn.W.copy()
+        self._W_start = self._hidden_conn.W.copy() if learn_hidden else None
         codes = None if learn_hidden or not self._N else self._code(X)
         # the competitive rule ranks its own currents: settling is needed only for the readout
         need_rates = learn_readout or self._rule_name != "competitive"
@@ -319,10 +318,16 @@ class HebbianNet(Estimator):
                 break  # weights blew up: stop here, the estimator marks the run diverged
             if learn_readout:
                 self._readout_update(R, T[idx], lr)
-        extra = {"phase": "+".join(p for p, on in (("hidden", learn_hidden), ("readout", learn_readout)) if on)}
-        if self._N:
-            extra["settle_steps"] = float(np.mean(steps)) if steps else self._code_steps(X)
-            extra.update(self._code_stats(X, W_start if learn_hidden else None))
+        self._epoch_steps = steps
+        return {"phase": "+".join(p for p, on in (("hidden", learn_hidden), ("readout", learn_readout)) if on)}
+
+    def _epoch_extra(self, X) -> dict:
+        """Code statistics of the training set after an epoch (untimed, like the evaluation)."""
+        if not self._N:
+            return {}
+        steps = self._epoch_steps
+        extra = {"settle_steps": float(np.mean(steps)) if steps else self._code_steps(X)}
+        extra.update(self._code_stats(X, self._W_start))
         return extra
 
     def _hidden_update(self, X, R, lr) -> bool:

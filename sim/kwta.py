@@ -8,11 +8,12 @@ inactive units sit at ``v_i = J_i - theta``. Self-consistency over the active se
 
 The fixed point is unique: it solves a linear complementarity problem whose matrix
 ``(1 - w) I + w 11^T`` is positive definite for ``w < 1``, so it is also the state that
-:func:`sim.dynamics.settle` converges to (tested). It is found by Newton's method on
-``h(theta) = theta - w/(1 - w) sum_i (J_i - theta)_+``, which is concave and increasing:
-from ``theta = 0`` the iterates rise monotonically to the root and stop, exactly, as soon as
-the active set no longer changes (at most ``n`` iterations; typically 2-6). Each iteration
-costs a few passes over the ``(batch, n)`` currents, far less than time-stepping the dynamics.
+:func:`sim.dynamics.settle` converges to (tested). It is found from the currents sorted in
+decreasing order, ``J_(1) >= J_(2) >= ...``: with ``C_k`` the sum of the top k, the candidate
+threshold of the top-k set is ``theta_k = w C_k / (1 - w + w k)``, and ``J_(k) > theta_k``
+holds exactly for ``k = 1..k*`` (``f(k) = J_(k) (1 + w (k - 1)) - w C_k`` has
+``f(k+1) - f(k) = (1 + w (k - 1)) (J_(k+1) - J_(k)) <= 0``), so the true active set is the
+top ``k*``. One sort and one cumulative sum per input: far less than time-stepping.
 """
 
 from __future__ import annotations
@@ -44,8 +45,8 @@ def inhibited_fixed_point(J, w_inh: float, neuron="relu"):
         Membrane potentials at the fixed point.
     rate : ndarray, shape (batch, n)
         Rates ``phi(v)``.
-    iterations : int
-        Newton iterations used (the largest over the batch).
+    k : int
+        The largest number of active units over the batch.
     """
     J = check_array("J", J)
     w = check_number("w_inh", w_inh, low=0.0, high=1.0, high_open=True)
@@ -59,20 +60,17 @@ def inhibited_fixed_point(J, w_inh: float, neuron="relu"):
         raise ValidationError("neuron", neuron, "the closed-form fixed point exists for 'relu' and 'linear' only")
     if w == 0.0:
         return J.copy(), np.maximum(J, 0), 0
-    theta = np.zeros((J.shape[0], 1), dtype=J.dtype)
-    active = J > theta
-    iterations = 0
-    while True:
-        iterations += 1
-        k = active.sum(axis=1, keepdims=True)
-        C = np.where(active, J, 0).sum(axis=1, keepdims=True, dtype=np.float64)
-        # the exact iterates never decrease; enforcing it keeps rounding from undoing a step,
-        # so the active set only shrinks and the loop ends after at most n iterations
-        theta = np.maximum(theta, (w * C / (1 - w + w * k)).astype(J.dtype))
-        new_active = J > theta
-        if np.array_equal(new_active, active):
-            break
-        active = new_active
+    # candidate thresholds for the top-k active sets, k = 1..n, from the sorted currents
+    Js = -np.sort(-J, axis=1)
+    k = np.arange(1, J.shape[1] + 1)
+    thetas = (w * np.cumsum(Js, axis=1, dtype=np.float64) / (1 - w + w * k)).astype(J.dtype)
+    # unit k is active under its own candidate iff J_(k) > theta_k; these k form a prefix,
+    # since J_(k)(1 + w(k-1)) - w C_k does not increase with k; its length is the true k
+    valid = Js > thetas
+    # length of the leading run of True (robust to a rounding blip after the true k*)
+    n_active = np.where(valid.all(axis=1), J.shape[1], np.argmin(valid, axis=1))
+    theta = np.where(n_active > 0, thetas[np.arange(J.shape[0]), np.maximum(n_active, 1) - 1], 0)
+    theta = theta.astype(J.dtype)[:, None]
     rate = np.maximum(J - theta, 0) / J.dtype.type(1 - w)
     v = J - theta + w * rate
-    return v, rate, iterations
+    return v, rate, int(n_active.max(initial=0))
