@@ -6,6 +6,7 @@ import argparse
 import ast
 import json
 import sys
+from pathlib import Path
 
 from .errors import ValidationError
 
@@ -60,6 +61,68 @@ def _cmd_run(args) -> int:
     return 0
 
 
+def _cmd_study(args) -> int:
+    from . import study as _study
+    from .execute import run_study
+    if args.quick and args.config:
+        raise ValidationError("--quick", args.config, "give either a CONFIG or --quick, not both")
+    config = "quick" if args.quick else (args.config or "default")
+    study = _study.load(config)  # validated before anything runs
+    out = args.out or str(Path("results") / study.name)
+    print(f"{study.summary()} -> {out}", file=sys.stderr)
+    summary = run_study(study, out, workers=args.workers, scheduler=args.scheduler,
+                        progress=not args.no_progress, retry_failed=not args.keep_failed)
+    print(f"{summary['total']} runs: {summary['computed']} computed ({summary['finished']} finished, "
+          f"{summary['diverged']} diverged, {summary['failed']} failed), {summary['skipped']} already "
+          f"stored; {summary['seconds']:.1f} s wall clock ({summary['backend']}, "
+          f"{summary['workers']} worker(s)) -> {out}")
+    code = 1 if summary["failed"] else 0
+    if not args.no_figures:
+        code = max(code, _build_figures(out, args.figures))
+    return code
+
+
+def _build_figures(out, figures) -> int:
+    try:
+        from analyses import report
+    except ImportError as exc:
+        if exc.name not in ("analyses", "analyses.report"):
+            raise
+        print("note: the analyses package (analyses.report) is not available; no figures written. "
+              f"Results are in {out}.", file=sys.stderr)
+        return 0
+    result = report.build(out, figures)
+    result = result if isinstance(result, dict) else {}
+    failed = result.get("failed") or []
+    print(f"{len(result.get('figures') or [])} figures and {result.get('report') or 'the report'} "
+          f"-> {figures}" + (f"; {len(failed)} analyses failed" if failed else ""))
+    for name, error in failed:
+        print(f"analysis {name} failed: {error}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _cmd_status(args) -> int:
+    from . import store
+    st = store.open(args.dir)
+    status = st.status()
+    manifest = st.manifest()
+    if args.json:
+        print(json.dumps({k: v for k, v in status.items() if k != "ids" or args.ids}))
+        return 0
+    name = manifest.get("name", "?")
+    print(f"{args.dir}: study {name!r}, {status['total']} runs")
+    for key in ("finished", "diverged", "failed", "pending"):
+        extra = f" ({status['corrupt']} corrupt)" if key == "pending" and status["corrupt"] else ""
+        print(f"  {key:<9} {status[key]:>5}{extra}")
+    if args.ids:
+        for key in ("diverged", "failed", "pending"):
+            for rid in status["ids"][key]:
+                info = manifest.get("runs", {}).get(rid, {})
+                print(f"  {key:<9} {rid}  {info.get('model', '?')} on {info.get('task', '?')}, "
+                      f"seed {info.get('seed', '?')}, {info.get('kind', '?')}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="neurocompare", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -76,6 +139,28 @@ def build_parser() -> argparse.ArgumentParser:
                    help="task parameter, repeatable, e.g. --task-param noise=0.2")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_run)
+    p = sub.add_parser("study", help="run a comparison study (tasks x models x seeds) into a results store",
+                       description="Run a study; finished runs already in the store are skipped, so an "
+                                   "interrupted study resumes where it stopped.")
+    p.add_argument("config", nargs="?", help="study TOML file or built-in name "
+                   "(default: the default study, sim/studies/default.toml)")
+    p.add_argument("--out", help="results directory (default: results/<study name>)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="parallel workers (default: number of cores; 1 = serial)")
+    p.add_argument("--scheduler", help="Dask scheduler: 'local' starts a LocalCluster, or an address "
+                   "like tcp://host:8786 (needs neurocompare[dask])")
+    p.add_argument("--quick", action="store_true", help="run the quick study (seconds)")
+    p.add_argument("--figures", default="figures", help="figures directory (default: figures)")
+    p.add_argument("--no-figures", action="store_true", help="do not call the analyses afterwards")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--keep-failed", action="store_true",
+                   help="do not retry runs recorded as failed (default: retry them)")
+    p.set_defaults(func=_cmd_study)
+    p = sub.add_parser("status", help="finished / diverged / failed / pending runs of a results store")
+    p.add_argument("dir", help="results directory")
+    p.add_argument("--ids", action="store_true", help="list the runs that are not finished")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_cmd_status)
     return parser
 
 

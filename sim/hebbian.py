@@ -248,7 +248,7 @@ class HebbianNet(Estimator):
         parts = [self._settle(X[i:i + 1000]) for i in range(0, X.shape[0], 1000)]
         R = np.concatenate([part[0] for part in parts])
         steps = float(np.mean([part[1] for part in parts]))
-        self._cache = (self._cache + [(X, R, steps)])[-2:]
+        self._cache = (self._cache + [(X, R, steps)])[-4:]  # train, test and two evaluation sets
         return R
 
     def _code_steps(self, X) -> float:

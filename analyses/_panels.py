@@ -1,0 +1,132 @@
+"""Small helpers the analyses share: task order, per-seed statistics, panel grids, CI bands and
+one figure-level legend. Private to ``analyses``; the look itself lives in `analyses.style`."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import style
+from .common import model_order, open_store
+from .stats import mean_ci
+
+__all__ = ["task_order", "n_features", "stack_mean_ci", "panel_grid", "band", "model_legend", "ci_title", "pct",
+           "PCT"]
+
+PCT = (0.0, 100.0)  # the range of an accuracy in percent, for clipping CI bands
+
+
+def task_order(results_dir, labels) -> list[str]:
+    """Task labels in the order the study file lists them, unknown ones after, sorted.
+
+    The manifest stores the config with sorted keys, so the order is read from the study file
+    it names (``manifest["source"]``) when that still exists and lists the same tasks;
+    otherwise it is alphabetical.
+    """
+    import tomllib
+    manifest = open_store(results_dir).manifest()
+    configured = list((manifest.get("config") or {}).get("tasks", {}))
+    try:
+        with open(manifest["source"], "rb") as fh:
+            listed = list(tomllib.load(fh).get("tasks", {}))
+        if sorted(listed) == sorted(configured):
+            configured = listed
+    except (KeyError, OSError, TypeError, ValueError):
+        pass
+    rank = {t: i for i, t in enumerate(configured)}
+    return sorted(set(labels), key=lambda t: (rank.get(t, len(rank)), t))
+
+
+def n_features(runs) -> dict:
+    """Input dimension of every task of ``runs`` (reloads each task's data once, no model)."""
+    from sim.runner import load_task
+    out = {}
+    for r in runs:
+        task = r["config"]["task"]
+        if task not in out:
+            out[task] = int(load_task(r["config"]).n_features)
+    return out
+
+
+def stack_mean_ci(rows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-column mean and 95% CI half-width of equal-length rows (one row per seed).
+
+    Rows of unequal length are truncated to the shortest. Returns ``(values (n, T), mean (T,),
+    ci (T,))``; the CI is NaN for a single seed.
+    """
+    length = min(len(r) for r in rows)
+    values = np.array([np.asarray(r[:length], dtype=np.float64) for r in rows])
+    stats = [mean_ci(values[:, j]) for j in range(length)]
+    mean = np.array([s[0] for s in stats])
+    ci = np.array([s[1] for s in stats])
+    return values, mean, ci
+
+
+def panel_grid(n: int, ncols: int = 3, width: float = 3.6, height: float = 2.9, **kwargs):
+    """A figure with ``n`` panels in rows of at most ``ncols``; unused axes are hidden.
+
+    Returns ``(fig, axes)`` with ``axes`` a flat list of the ``n`` used axes.
+    """
+    style.apply()
+    ncols = max(1, min(ncols, n))
+    nrows = math.ceil(n / ncols)
+    fig, axes = style.plt.subplots(nrows, ncols, figsize=(max(width * ncols, 5.5), height * nrows + 0.6),
+                                   squeeze=False, **kwargs)
+    flat = list(axes.ravel())
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    return fig, flat[:n]
+
+
+def band(ax, x, mean, ci, model: str, linestyle="-", marker=None, label=None, alpha=0.2,
+         clip=(None, None)):
+    """Mean line with a shaded 95% CI band in the model's colour; returns the line.
+
+    ``clip = (low, high)`` keeps the band inside a quantity's range (e.g. 0-100% accuracy)."""
+    x = np.asarray(x, dtype=np.float64)
+    mean = np.asarray(mean, dtype=np.float64)
+    ci = np.asarray(ci, dtype=np.float64)
+    (line,) = ax.plot(x, mean, color=style.color(model), linestyle=linestyle, marker=marker,
+                      markersize=4, label=label)
+    if np.any(np.isfinite(ci)):
+        low, high = mean - ci, mean + ci
+        if clip[0] is not None or clip[1] is not None:
+            low, high = np.clip(low, clip[0], clip[1]), np.clip(high, clip[0], clip[1])
+        ax.fill_between(x, low, high, color=style.color(model), alpha=alpha, linewidth=0)
+    return line
+
+
+def ci_title(counts) -> str:
+    """Legend title naming the CI and the number of seeds (one number if all models agree)."""
+    counts = sorted(set(int(c) for c in counts))
+    if len(counts) == 1:
+        n = counts[0]
+        return f"mean ± 95% CI over {n} seed{'s' if n != 1 else ''}"
+    return "mean ± 95% CI over seeds (n per model)"
+
+
+def model_legend(fig, models, counts=None, extra=(), ncols=None, title=None):
+    """One legend for the whole figure, below the panels: a line per model (its colour and
+    label, with its seed count when the counts differ) plus ``extra`` ``(handle, text)`` pairs."""
+    from matplotlib.lines import Line2D
+    counts = counts or {}
+    differ = len(set(counts.values())) > 1
+    handles, texts = [], []
+    for m in model_order(models):
+        handles.append(Line2D([], [], color=style.color(m), linewidth=2.5))
+        texts.append(style.label(m) + (f" (n = {counts[m]})" if differ and m in counts else ""))
+    for handle, text in extra:
+        handles.append(handle)
+        texts.append(text)
+    if title is None and counts:
+        title = ci_title(counts.values())
+    # as many columns as fit the figure's width (8.5 pt text is about 0.07 inch a character)
+    fit = int(fig.get_figwidth() // (0.6 + 0.07 * max(len(t) for t in texts)))
+    ncols = max(1, min(ncols or 4, fit, len(texts)))
+    fig.legend(handles, texts, loc="outside lower center", ncols=ncols, title=title, frameon=False)
+
+
+def pct(x) -> np.ndarray:
+    """Fractions to percent."""
+    return 100.0 * np.asarray(x, dtype=np.float64)

@@ -1,0 +1,73 @@
+"""Learning-rule alignment: does the local update point where the task gradient points?
+
+During training the study records, at the end of every epoch and on a fixed batch of training
+inputs, the cosine between the Hebbian rule's update of the hidden weights and the backprop
+gradient ``-dL/dW`` of the same weights on the same batch (`sim.alignment`; the gradient goes
+through the readout and the settled code), and for feedback-alignment MLPs the cosine between
+their hidden update and the true gradient. A cosine near 0: the local rule ignores the task;
+> 0: it reduces the loss to first order. This reads the stored History; nothing is trained.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import style
+from ._panels import stack_mean_ci, task_order
+from .common import finished_runs, group, main, model_order
+
+__all__ = ["data", "build"]
+
+KEYS = {"alignment": "Hebbian update vs backprop gradient", "fa_alignment": "feedback alignment vs backprop"}
+
+
+def data(results_dir) -> dict:
+    """{task: {model: {"key", "epoch", "mean", "ci", "n"}}} for runs that recorded a cosine."""
+    out = {}
+    for (task, model), runs in group(finished_runs(results_dir), "task", "model").items():
+        for key in KEYS:
+            rows = [[rec.get(key, np.nan) for rec in r["history"]["records"]] for r in runs
+                    if any(key in rec for rec in r["history"]["records"])]
+            if not rows:
+                continue
+            length = min(map(len, rows))
+            rows = np.array([row[:length] for row in rows], dtype=np.float64)
+            if not np.isfinite(rows).any():
+                continue
+            mean, ci = stack_mean_ci(rows)
+            out.setdefault(task, {})[model] = {"key": key, "epoch": np.arange(1, length + 1), "mean": mean,
+                                               "ci": ci, "n": len(rows)}
+    return out
+
+
+def build(results_dir, out_dir="figures", formats=("png", "pdf")) -> list[dict]:
+    d = data(results_dir)
+    if not d:
+        return []
+    style.apply()
+    tasks = task_order(results_dir, d)
+    fig, axes = style.plt.subplots(1, len(tasks), figsize=(3.4 * len(tasks), 3.2), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        for model in model_order(d[task]):
+            c = d[task][model]
+            ok = np.isfinite(c["mean"])
+            ax.plot(c["epoch"][ok], c["mean"][ok], color=style.color(model),
+                    label=f"{style.label(model)} (n = {c['n']})")
+            lo, hi = c["mean"] - np.nan_to_num(c["ci"]), c["mean"] + np.nan_to_num(c["ci"])
+            ax.fill_between(c["epoch"][ok], lo[ok], hi[ok], color=style.color(model), alpha=0.2, lw=0)
+        ax.axhline(0, color="black", lw=0.8)
+        ax.set(xlabel="epoch", ylabel="cosine(update, -gradient)", title=task, ylim=(-1, 1))
+    axes[0][0].legend(loc="lower left", title="mean ± 95% CI over seeds")
+    fig.suptitle("Alignment of the local update with the task gradient (same batch, same weights)")
+    paths = style.save(fig, out_dir, "alignment", formats)
+    return [{"name": "alignment", "paths": paths, "title": "Learning-rule alignment",
+             "caption": ("Cosine between the hidden-layer update a model makes and the backprop gradient of the "
+                         "same weights on the same batch, at the end of each epoch (mean ± 95% CI over seeds). "
+                         "For the Hebbian network the gradient passes through its trained readout, so it is "
+                         "defined once the readout has started to learn; with the sequential schedule the hidden "
+                         "layer is frozen then, and the curve shows where its rule would push. Values near 0 "
+                         "mean the local rule is blind to the task; positive values mean it helps.")}]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(build, description=__doc__.splitlines()[0]))
