@@ -16,7 +16,8 @@ from . import style
 from ._panels import stack_mean_ci, task_order
 from .common import finished_runs, group, main, model_order
 
-__all__ = ["data", "build"]
+__all__ = ["data", "build", "REQUIRES"]
+REQUIRES = "Hebbian or feedback-alignment runs that recorded per-epoch alignment (studies of this version)"
 
 KEYS = {"alignment": "Hebbian update vs backprop gradient", "fa_alignment": "feedback alignment vs backprop"}
 
@@ -30,12 +31,10 @@ def data(results_dir) -> dict:
                     if any(key in rec for rec in r["history"]["records"])]
             if not rows:
                 continue
-            length = min(map(len, rows))
-            rows = np.array([row[:length] for row in rows], dtype=np.float64)
-            if not np.isfinite(rows).any():
+            values, mean, ci = stack_mean_ci(rows)
+            if not np.isfinite(values).any():
                 continue
-            mean, ci = stack_mean_ci(rows)
-            out.setdefault(task, {})[model] = {"key": key, "epoch": np.arange(1, length + 1), "mean": mean,
+            out.setdefault(task, {})[model] = {"key": key, "epoch": np.arange(1, len(mean) + 1), "mean": mean,
                                                "ci": ci, "n": len(rows)}
     return out
 

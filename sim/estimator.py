@@ -98,7 +98,8 @@ class Estimator:
         epochs : int
             Passes over the training set (>= 1).
         callback : callable, optional
-            ``callback(model, record)`` after each epoch; returning ``False`` stops training.
+            ``callback(model, record)`` after each epoch; it may add fields to ``record`` (the
+            History's own dict); returning ``False`` stops training.
         progress : bool
             Show a tqdm progress bar over epochs.
 
@@ -151,8 +152,8 @@ class Estimator:
                 self.train_seconds_ += time.perf_counter() - t0
                 self.epochs_done_ += 1
                 self.samples_seen_ += X.shape[0]
-                record = self._record(X, y, X_test, y_test, before, extra)
-                self.history_.append(**record)
+                self.history_.append(**self._record(X, y, X_test, y_test, before, extra))
+                record = self.history_.records[-1]  # a callback may add fields to it
                 if bar is not None:
                     bar.update(1)
                     bar.set_postfix(test_acc=f"{record['test_accuracy']:.3f}")

@@ -112,7 +112,7 @@ def _execute(spec):
         train_task = task
         if kind == "subsample":
             train_task = subsample(task, spec["condition"]["train_per_class"], subsample_rng(spec))
-        model.fit(train_task, epochs=epochs)
+        model.fit(train_task, epochs=epochs, callback=_alignment_recorder(model, train_task))
         extra = {}
     history = model.history_
     evaluation = {
@@ -184,6 +184,11 @@ def _arrays(model, task, ev):
     net = getattr(model, "network_", None)
     if net is not None and net.connections:
         arrays["W1"] = np.array(net.connections[0].W, order="C")
+    if getattr(model, "_N", 0):  # a Hebbian readout, for read-outs of the code at other times
+        arrays["readout_W"] = np.array(model._Wr, order="C")
+        arrays["readout_b"] = np.array(model._br)
+        rms = model.readout_scaling == "rms" and model._ms_count
+        arrays["readout_scale"] = (np.sqrt(model._ms) + 1e-12) if rms else np.ones_like(model._ms)
     size = int(ev.get("grid", 0))
     if size and task.n_features == 2:
         X = np.concatenate([task.X_train, task.X_test])
@@ -193,3 +198,26 @@ def _arrays(model, task, ev):
         pred = model.predict(np.column_stack([xx.ravel(), yy.ravel()]))
         arrays.update(grid_x=gx, grid_y=gy, grid_pred=pred.reshape(size, size).astype(np.int16))
     return arrays
+
+
+def _alignment_recorder(model, task, n: int = 256):
+    """Callback adding, per epoch, the cosine between the model's local hidden update and the
+    backprop gradient on a fixed batch of training inputs (`sim.alignment`): ``alignment`` for
+    Hebbian rules, ``fa_alignment`` for feedback-alignment MLPs; None for other models."""
+    from .alignment import feedback_alignment, hebbian_alignment
+    from .errors import ValidationError
+    X, y = task.X_train[:n], task.y_train[:n]
+    if getattr(model, "_hp", {}).get("learning") == "feedback_alignment":
+        def record_fa(m, record):
+            record["fa_alignment"] = float(np.mean(feedback_alignment(m, X, y)))
+        return record_fa
+    if model.model_name != "hebbian" or model.get_params().get("rule") == "none":
+        return None
+
+    def record_hebbian(m, record):
+        try:
+            with np.errstate(all="ignore"):
+                record["alignment"] = hebbian_alignment(m, X, y)
+        except ValidationError:  # no gradient for this configuration (e.g. learned lateral weights)
+            record["alignment"] = float("nan")
+    return record_hebbian
