@@ -64,8 +64,9 @@ def build(results_dir, out_dir="figures", formats=("png", "pdf")) -> list[dict]:
                          "same weights on the same batch, at the end of each epoch (mean ± 95% CI over seeds). "
                          "For the Hebbian network the gradient passes through its trained readout, so it is "
                          "defined once the readout has started to learn; with the sequential schedule the hidden "
-                         "layer is frozen then, and the curve shows where its rule would push. Values near 0 "
-                         "mean the local rule is blind to the task; positive values mean it helps.")}]
+                         "layer is frozen then, and the curve shows where its rule would push. Look at the "
+                         "sign and size: values near 0 mean the local rule is blind to the task; positive values "
+                         "mean it helps the loss to first order.")}]
 
 
 if __name__ == "__main__":
