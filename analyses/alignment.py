@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import style
-from ._panels import stack_mean_ci, task_order
+from ._panels import panel_grid, stack_mean_ci, task_order
 from .common import finished_runs, group, main, model_order
 
 __all__ = ["data", "build", "REQUIRES"]
@@ -43,10 +43,12 @@ def build(results_dir, out_dir="figures", formats=("png", "pdf")) -> list[dict]:
     d = data(results_dir)
     if not d:
         return []
-    style.apply()
     tasks = task_order(results_dir, d)
-    fig, axes = style.plt.subplots(1, len(tasks), figsize=(3.4 * len(tasks), 3.2), squeeze=False)
-    for ax, task in zip(axes[0], tasks):
+    fig, axes = panel_grid(len(tasks))
+    # symmetric limits that show the data: cosines here are often small
+    reach = max(np.nanmax(np.abs(c["mean"]) + np.nan_to_num(c["ci"])) for t in d.values() for c in t.values())
+    lim = min(1.0, max(0.05, 1.3 * reach))
+    for ax, task in zip(axes, tasks):
         for model in model_order(d[task]):
             c = d[task][model]
             ok = np.isfinite(c["mean"])
@@ -55,8 +57,8 @@ def build(results_dir, out_dir="figures", formats=("png", "pdf")) -> list[dict]:
             lo, hi = c["mean"] - np.nan_to_num(c["ci"]), c["mean"] + np.nan_to_num(c["ci"])
             ax.fill_between(c["epoch"][ok], lo[ok], hi[ok], color=style.color(model), alpha=0.2, lw=0)
         ax.axhline(0, color="black", lw=0.8)
-        ax.set(xlabel="epoch", ylabel="cosine(update, -gradient)", title=task, ylim=(-1, 1))
-    axes[0][0].legend(loc="lower left", title="mean ± 95% CI over seeds")
+        ax.set(xlabel="epoch", ylabel="cosine(update, -gradient)", title=task, ylim=(-lim, lim))
+    axes[0].legend(loc="lower left", title="mean ± 95% CI over seeds")
     fig.suptitle("Alignment of the local update with the task gradient (same batch, same weights)")
     paths = style.save(fig, out_dir, "alignment", formats)
     return [{"name": "alignment", "paths": paths, "title": "Learning-rule alignment",
