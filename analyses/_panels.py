@@ -11,7 +11,7 @@ from . import style
 from .common import model_order, open_store
 from .stats import mean_ci
 
-__all__ = ["task_order", "n_features", "stack_mean_ci", "panel_grid", "band", "model_legend", "ci_title", "pct",
+__all__ = ["task_order", "n_features", "stack_mean_ci", "panel_grid", "grouped_bars", "band", "model_legend", "ci_title", "pct",
            "PCT"]
 
 PCT = (0.0, 100.0)  # the range of an accuracy in percent, for clipping CI bands
@@ -61,6 +61,19 @@ def stack_mean_ci(rows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     mean = np.array([s[0] for s in stats])
     ci = np.array([s[1] for s in stats])
     return values, mean, ci
+
+
+def grouped_bars(tasks, models, min_width: float = 5.0, per_bar: float = 0.45):
+    """One axis of bars grouped by task, one bar per model.
+
+    Returns ``(fig, ax, x, width)`` where ``x(i, j)`` is the centre of model ``j``'s bar in task
+    ``i``'s group and ``width`` the bar slot; the task names label the groups.
+    """
+    style.apply()
+    fig, ax = style.plt.subplots(figsize=(max(min_width, per_bar * len(tasks) * len(models) + 2.0), 3.8))
+    width = 0.8 / len(models)
+    ax.set_xticks(range(len(tasks)), tasks)
+    return fig, ax, (lambda i, j: i - 0.4 + width * (j + 0.5)), width
 
 
 def panel_grid(n: int, ncols: int = 3, width: float = 3.6, height: float = 2.9, **kwargs):

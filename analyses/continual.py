@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import style
-from ._panels import PCT, band, ci_title, model_legend, panel_grid, pct, stack_mean_ci, task_order
+from ._panels import (PCT, band, ci_title, grouped_bars, model_legend, panel_grid, pct,
+                      stack_mean_ci, task_order)
 from .common import finished_runs, group, main, model_order
 from .representations import short
 from .stats import mean_ci
@@ -121,9 +122,7 @@ def _curves_figure(d, out_dir, formats):
 def _forgetting_figure(d, out_dir, formats):
     tasks = d["tasks"]
     models = model_order(m for t in tasks for m in d["curves"][t])
-    style.apply()
-    fig, ax = style.plt.subplots(figsize=(max(7.2, 0.5 * len(tasks) * len(models) + 2.0), 3.8))
-    width = 0.8 / len(models)
+    fig, ax, bar_x, width = grouped_bars(tasks, models, min_width=7.2, per_bar=0.5)
     counts = {}
     for j, model in enumerate(models):
         for i, task in enumerate(tasks):
@@ -131,7 +130,7 @@ def _forgetting_figure(d, out_dir, formats):
             if c is None:
                 continue
             counts[model] = c["n"]
-            x = i - 0.4 + width * (j + 0.5)
+            x = bar_x(i, j)
             before, after = 100 * np.nanmean(c["end_phase1"]), 100 * np.nanmean(c["final_first"])
             ax.bar(x, before, width * 0.9, color=style.color(model), alpha=0.3)
             ax.bar(x, after, width * 0.9, color=style.color(model), alpha=0.95)
@@ -139,7 +138,6 @@ def _forgetting_figure(d, out_dir, formats):
     chance = {100 / len(d["curves"][t][m]["first"]) for t in tasks for m in d["curves"][t]}
     for level in chance:
         ax.axhline(level, color="0.35", linewidth=1, linestyle=(0, (1, 3)))
-    ax.set_xticks(range(len(tasks)), tasks)
     ax.set_ylim(0, 112)
     ax.set_ylabel("first-half test accuracy (%)")
     ax.set_title("Forgetting of the first half")

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import style
-from ._panels import (PCT, band, ci_title, model_legend, n_features, panel_grid, pct, stack_mean_ci,
-                      task_order)
+from ._panels import (PCT, band, ci_title, grouped_bars, model_legend, n_features, panel_grid, pct,
+                      stack_mean_ci, task_order)
 from .common import finished_runs, group, main, model_order
 from .stats import mean_ci
 
@@ -154,9 +154,7 @@ def subsets(results_dir) -> dict:
 def _gap_figure(d, out_dir, formats):
     tasks = d["tasks"]
     models = model_order(m for t in tasks for m in d["gap"][t])
-    style.apply()
-    fig, ax = style.plt.subplots(figsize=(max(5.0, 0.45 * len(tasks) * len(models) + 2.0), 3.8))
-    width = 0.8 / len(models)
+    fig, ax, bar_x, width = grouped_bars(tasks, models)
     rng = np.random.default_rng(0)  # jitter of the seed dots only
     counts = {}
     for j, model in enumerate(models):
@@ -165,14 +163,13 @@ def _gap_figure(d, out_dir, formats):
             if g is None:
                 continue
             counts[model] = len(g["values"])
-            x = i - 0.4 + width * (j + 0.5)
+            x = bar_x(i, j)
             ax.bar(x, 100 * g["mean"], width * 0.9, color=style.color(model), alpha=0.85)
             if np.isfinite(g["ci"]):
                 ax.errorbar(x, 100 * g["mean"], 100 * g["ci"], color="k", capsize=3, linewidth=1.2)
             ax.plot(x + rng.uniform(-0.15, 0.15, len(g["values"])) * width, 100 * g["values"], "o",
                     color="k", markersize=2.5, alpha=0.6)
     ax.axhline(0, color="k", linewidth=0.8)
-    ax.set_xticks(range(len(tasks)), tasks)
     ax.set_ylabel("train − test accuracy\n(percentage points)")
     ax.set_title("Generalization gap at the end of training")
     from matplotlib.lines import Line2D

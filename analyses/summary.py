@@ -18,7 +18,7 @@ import os
 import numpy as np
 
 from . import style
-from ._panels import ci_title, model_legend, n_features, task_order
+from ._panels import ci_title, grouped_bars, model_legend, n_features, task_order
 from .common import finished_runs, group, main, model_order, open_store
 from .generalization import OCCLUSION_MIN_FEATURES, auc
 from .learning_curves import time_to_fraction
@@ -212,9 +212,7 @@ def write_tables(d, out_dir) -> list[str]:
 def _overview(d, out_dir, formats):
     tasks = d["tasks"]
     models = model_order(r["model"] for r in d["rows"])
-    style.apply()
-    fig, ax = style.plt.subplots(figsize=(max(5.0, 0.45 * len(tasks) * len(models) + 2.0), 3.8))
-    width = 0.8 / len(models)
+    fig, ax, bar_x, width = grouped_bars(tasks, models)
     counts = {}
     for j, model in enumerate(models):
         for i, task in enumerate(tasks):
@@ -222,13 +220,12 @@ def _overview(d, out_dir, formats):
             if row is None:
                 continue
             counts[model] = row["n_seeds"]
-            x = i - 0.4 + width * (j + 0.5)
+            x = bar_x(i, j)
             m, c = row["test_accuracy_pct_mean"], row["test_accuracy_pct_ci95"]
             ax.bar(x, m, width * 0.9, color=style.color(model))
             if np.isfinite(c):
                 ax.errorbar(x, m, [[min(c, m)], [min(c, 100 - m)]], color="k", capsize=3, linewidth=1.2)
             ax.text(x, min(m + (c if np.isfinite(c) else 0), 100) + 1.5, f"{m:.0f}", ha="center", fontsize=7.5)
-    ax.set_xticks(range(len(tasks)), tasks)
     ax.set_ylim(0, 110)
     ax.set_yticks(range(0, 101, 20))
     ax.set_ylabel("final test accuracy (%)")
