@@ -40,7 +40,7 @@ def task_order(results_dir, labels) -> list[str]:
 
 def n_features(runs) -> dict:
     """Input dimension of every task of ``runs`` (reloads each task's data once, no model)."""
-    from sim.runner import load_task
+    from sim.study.worker import load_task
     out = {}
     for r in runs:
         task = r["config"]["task"]

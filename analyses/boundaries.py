@@ -33,7 +33,7 @@ def data(results_dir) -> dict:
         ``grid_train_agreement``: the fraction of training points whose nearest grid cell
         predicts their label (close to the train accuracy when the grid is fine).
     """
-    from sim.runner import load_task
+    from sim.study.worker import load_task
     st = open_store(results_dir)
     groups = group(finished_runs(results_dir, "standard"), "task", "model")
     panels = {}

@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 from collections import defaultdict
 
-from sim import store as _store
+from sim.study import store as _store
 
 __all__ = ["open_store", "finished_runs", "group", "main", "MODEL_ORDER", "model_order"]
 

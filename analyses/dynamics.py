@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim import dynamics, kwta
-from sim.runner import load_task
+from sim.substrate import dynamics, kwta
+from sim.study.worker import load_task
 
 from . import style
 from .common import finished_runs, group, main

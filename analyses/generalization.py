@@ -114,7 +114,7 @@ def data(results_dir) -> dict:
 
 def _n_classes(spec) -> int:
     """Number of classes present in the training split of a run's task (reloads its data)."""
-    from sim.runner import load_task
+    from sim.study.worker import load_task
     return int(np.unique(load_task(spec).y_train).size)
 
 
@@ -122,7 +122,7 @@ def subsets(results_dir) -> dict:
     """The training subsets of the sample-efficiency runs, rebuilt from the store's specs.
 
     Reloads each task (data, not a model) and replays `sim.tasks.subsample` with the run's
-    generator `sim.runner.subsample_rng`, exactly as the runner did.
+    generator `sim.seeds.subsample_rng`, exactly as the runner did.
 
     Returns
     -------
@@ -130,7 +130,8 @@ def subsets(results_dir) -> dict:
         ``{task: {seed: {"sizes": {n_per_class: sorted training indices}, "y_train": labels,
         "models": {n_per_class: [model labels]}, "n_train": {(model, n): stored n_train}}}}``.
     """
-    from sim.runner import load_task, subsample_rng
+    from sim.seeds import subsample_rng
+    from sim.study.worker import load_task
     from sim.tasks import subsample
     out = {}
     for r in finished_runs(results_dir, "subsample"):

@@ -54,7 +54,7 @@ def data(results_dir) -> dict:
         ``image_shape`` (``(h, w)`` or ``(d,)``), ``order`` and ``wins`` (see `rank_units`),
         ``n_probe``, and ``top`` (the first `TOP` units of ``order``).
     """
-    from sim.runner import load_task
+    from sim.study.worker import load_task
     st = open_store(results_dir)
     groups = group(finished_runs(results_dir, "standard"), "task", "model")
     fields = {}

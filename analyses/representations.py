@@ -77,7 +77,7 @@ def data(results_dir) -> dict:
         ``selectivity[task][model]`` (per-unit class selectivity, all seeds, NaN dropped; absent
         for a model with negative rates).
     """
-    from sim.runner import load_task
+    from sim.study.worker import load_task
     st = open_store(results_dir)
     groups = group(finished_runs(results_dir, "standard"), "task", "model")
     out = {k: {} for k in ("labels", "probes", "probe_labels", "cka_seeds", "cka", "classes", "rdm",

@@ -77,8 +77,8 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from sim import tasks
-from sim.hebbian import HebbianNet
-from sim.mlp import BackpropMLP
+from sim.models.hebbian import HebbianNet
+from sim.models.mlp import BackpropMLP
 
 TARGET_MLP_RATIO = 3.0
 TARGET_NENGO_RATIO = 50.0

@@ -18,7 +18,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from sim import tasks
-from sim.mlp import BackpropMLP
+from sim.models.mlp import BackpropMLP
 
 
 def _ours(task, hidden, seed, dtype):

@@ -35,7 +35,7 @@ def _one(backend: str, study: str, workers: int) -> dict:
     import sklearn.datasets  # noqa: F401 - dependencies imported before the timer, like sim
     import sklearn.model_selection  # noqa: F401
 
-    from sim.execute import run_study
+    from sim.study.backends import run_study
     if backend == "dask":
         import distributed  # noqa: F401
     kwargs = dict(BACKENDS[backend])

@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import ValidationError
+from sim.errors import ValidationError
 
 __all__ = ["main"]
 
@@ -30,13 +30,13 @@ def _parse_set(items: list[str]) -> dict:
 
 
 def _cmd_tasks(args) -> int:
-    from . import tasks
+    from sim import tasks
     print(tasks.table())
     return 0
 
 
 def _cmd_run(args) -> int:
-    from . import models, tasks
+    from sim import models, tasks
     task = tasks.load(args.task, seed=args.seed, **_parse_set(args.task_param))
     params = _parse_set(args.set)
     params.setdefault("seed", args.seed)
@@ -63,8 +63,8 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_study(args) -> int:
-    from . import study as _study
-    from .execute import run_study
+    from sim.study import config as _study
+    from sim.study.backends import run_study
     if args.quick and args.config:
         raise ValidationError("--quick", args.config, "give either a CONFIG or --quick, not both")
     config = "quick" if args.quick else (args.config or "default")
@@ -103,7 +103,7 @@ def _build_figures(out, figures) -> int:
 
 
 def _cmd_status(args) -> int:
-    from . import store
+    from sim.study import store
     st = store.open(args.dir)
     status = st.status()
     manifest = st.manifest()
@@ -144,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Run a study; finished runs already in the store are skipped, so an "
                                    "interrupted study resumes where it stopped.")
     p.add_argument("config", nargs="?", help="study TOML file or built-in name "
-                   "(default: the default study, sim/studies/default.toml)")
+                   "(default: the default study, sim/study/builtin/default.toml)")
     p.add_argument("--out", help="results directory (default: results/<study name>)")
     p.add_argument("--workers", type=int, default=None,
                    help="parallel workers (default: number of cores; 1 = serial)")

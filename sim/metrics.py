@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .validation import check_array, check_labels
+from sim.validation import check_array, check_labels
 
 __all__ = ["accuracy", "confusion", "active_fraction", "treves_rolls", "class_selectivity",
            "linear_cka", "class_rdm"]
@@ -76,7 +76,7 @@ def linear_cka(X, Y) -> float:
     X = check_array("X", X).astype(np.float64)
     Y = check_array("Y", Y).astype(np.float64)
     if X.shape[0] != Y.shape[0]:
-        from .errors import ValidationError
+        from sim.errors import ValidationError
         raise ValidationError("Y", Y, f"must have the same number of rows as X ({X.shape[0]}), got {Y.shape[0]}")
     Xc = X - X.mean(axis=0)
     Yc = Y - Y.mean(axis=0)

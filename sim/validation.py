@@ -7,11 +7,12 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from .errors import ValidationError
+from sim.errors import ValidationError
 
 __all__ = [
     "check_number",
     "check_int",
+    "check_bool",
     "check_choice",
     "check_array",
     "check_labels",
@@ -50,6 +51,13 @@ def check_int(name: str, value, *, low=None, high=None) -> int:
     if high is not None and x > high:
         raise ValidationError(name, value, f"must be <= {high}")
     return x
+
+
+def check_bool(name: str, value) -> bool:
+    """Return ``value`` as a bool; only ``True`` / ``False`` (or numpy bools) are accepted."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValidationError(name, value, "must be True or False")
+    return bool(value)
 
 
 def check_choice(name: str, value, choices: Iterable[str]) -> str:

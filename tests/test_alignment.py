@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from sim import ValidationError, tasks
-from sim.alignment import (cosine, feedback_alignment, hebbian_alignment, hebbian_direction,
+from sim.models.alignment import (cosine, feedback_alignment, hebbian_alignment, hebbian_direction,
                            hebbian_gradient)
-from sim.hebbian import HebbianNet
-from sim.mlp import BackpropMLP
+from sim.models.hebbian import HebbianNet
+from sim.models.mlp import BackpropMLP
 
 
 def _loss(model, X, y):

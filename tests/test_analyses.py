@@ -14,14 +14,14 @@ import numpy as np
 import pytest
 from scipy import stats
 
-import sim.estimator
-import sim.runner
+import sim.models.estimator
+import sim.study.worker
 from analyses import (boundaries, common, continual, generalization, learning_curves, receptive_fields,
                       report, representations, summary)
 from analyses.stats import holm
 from sim import metrics
-from sim.execute import run_study
-from sim.runner import subsample_rng
+from sim.study.backends import run_study
+from sim.seeds import subsample_rng
 from sim.tasks import subsample
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,10 +48,10 @@ def built(store, tmp_path_factory):
     figures = tmp_path_factory.mktemp("figures")
     with pytest.MonkeyPatch.context() as mp:
         for name in ("fit", "partial_fit"):
-            mp.setattr(sim.estimator.Estimator, name, _no_training)
-        mp.setattr(sim.runner, "execute_run", _no_training)
+            mp.setattr(sim.models.estimator.Estimator, name, _no_training)
+        mp.setattr(sim.study.worker, "execute_run", _no_training)
         with pytest.raises(AssertionError, match="tried to train"):  # the patch is live
-            sim.estimator.Estimator.fit(None, None)
+            sim.models.estimator.Estimator.fit(None, None)
         result = report.build(store, figures, formats=("png", "pdf"))
     return figures, result
 
@@ -121,8 +121,8 @@ def test_analysis_command_line(store, tmp_path):
 def test_summary_rebuilt_from_the_store_is_identical(store, built, tmp_path):
     figures, _ = built
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(sim.estimator.Estimator, "fit", _no_training)
-        mp.setattr(sim.estimator.Estimator, "partial_fit", _no_training)
+        mp.setattr(sim.models.estimator.Estimator, "fit", _no_training)
+        mp.setattr(sim.models.estimator.Estimator, "partial_fit", _no_training)
         summary.write_tables(summary.data(store), tmp_path)
     for name in ("summary.md", "summary.csv", "summary_tests.csv"):
         assert filecmp.cmp(tmp_path / name, figures / name, shallow=False), name
@@ -225,7 +225,7 @@ def test_sample_efficiency_subsets_are_nested_stratified_and_shared(store):
     # every model's own spec rebuilds the very same subset (same subsets for all models)
     for r in common.finished_runs(store, "subsample"):
         spec = r["config"]
-        task = sim.runner.load_task(spec)
+        task = sim.study.worker.load_task(spec)
         tagged = task.with_data(X_train=np.repeat(np.arange(task.n_train, dtype=float)[:, None],
                                                   task.n_features, axis=1))
         idx = subsample(tagged, spec["condition"]["train_per_class"], subsample_rng(spec)).X_train[:, 0]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from sim import ValidationError
-from sim.connections import DEFAULT_NORMAL_SCALE, Connection, init_weights, initializer_names
+from sim.substrate.connections import DEFAULT_NORMAL_SCALE, Connection, init_weights, initializer_names
 
 
 def _kick(conn, seed, size=10.0):

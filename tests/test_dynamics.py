@@ -7,7 +7,7 @@ import pytest
 from scipy.integrate import solve_ivp
 from scipy.optimize import root
 
-from sim.dynamics import (IntegrateResult, SettleResult, fixed_point_residual, integrate, leaky_step,
+from sim.substrate.dynamics import (IntegrateResult, SettleResult, fixed_point_residual, integrate, leaky_step,
                           settle)
 from sim.errors import ValidationError
 

@@ -3,10 +3,12 @@
 import numpy as np
 import pytest
 
-from sim import ValidationError, dynamics, models, presets, tasks
-from sim.hebbian import HebbianNet
-from sim.readout import LinearReadout
-from sim.kwta import inhibited_fixed_point
+from sim import ValidationError, models, tasks
+from sim.substrate import dynamics
+from sim.models import presets
+from sim.models.hebbian import HebbianNet
+from sim.models.readout import LinearReadout
+from sim.substrate.kwta import inhibited_fixed_point
 
 
 def _fit(name, task, seed, random_control=False):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from sim import ValidationError, models, tasks
-from sim.mlp import BackpropMLP
+from sim.models.mlp import BackpropMLP
 from sim.tasks import Task
 
 
@@ -250,13 +250,13 @@ def test_diverging_run_is_marked_not_raised():
 
 @pytest.mark.parametrize("schedule,expected", [("constant", [1, 1, 1, 1]), ("linear", [1, 0.75, 0.5, 0.25])])
 def test_lr_schedule_factors_reach_training(schedule, expected):
-    from sim.optimizers import get_schedule
+    from sim.learning.optimizers import get_schedule
     assert [get_schedule(schedule).factor(e, 4) for e in range(4)] == expected
 
 
 @pytest.mark.parametrize("name", ["xor", "moons", "spirals"])
 def test_toy_accuracy(name):
-    from sim import presets
+    from sim.models import presets
     task = tasks.load(name, seed=0)
     model, epochs = presets.make("mlp_toy", seed=0)
     assert model.fit(task, epochs).last("test_accuracy") >= 0.99
@@ -264,7 +264,7 @@ def test_toy_accuracy(name):
 
 def test_mnist1d_tuned_configuration_reaches_the_papers_mlp():
     """MNIST-1D paper: ~68% for its MLP; the preset must reach >= 67% mean over 3 seeds."""
-    from sim import presets
+    from sim.models import presets
     task = tasks.load("mnist1d")
     acc = []
     for seed in range(3):

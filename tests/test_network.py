@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from sim import ValidationError
-from sim.connections import Connection
-from sim.dynamics import settle as settle_population
-from sim.network import Network, Population, RunResult
+from sim.substrate.connections import Connection
+from sim.substrate.dynamics import settle as settle_population
+from sim.substrate.network import Network, Population, RunResult
 
 
 def _conns(sizes, seed, dtype="float64", **kw):

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from sim import ValidationError, neurons
+from sim import ValidationError
+from sim.substrate import neurons
 
 # negative, zero-adjacent (but not straddling the ReLU kink) and large inputs
 GRID = np.concatenate([np.linspace(-30, -1, 40), [-1e-3, -1e-5, 1e-5, 1e-3],

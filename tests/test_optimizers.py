@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from sim import ValidationError
-from sim.optimizers import (SGD, Adam, LinearDecay, Momentum, StepDecay, get_optimizer, get_schedule)
+from sim.learning.optimizers import SGD, Adam, LinearDecay, Momentum, StepDecay, get_optimizer, get_schedule
 
 
 def _run(opt, steps=25, lr=0.05):

@@ -7,7 +7,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from sim.errors import ValidationError
-from sim.rules import (BCM, AntiHebbian, Backprop, Competitive, Delta, FeedbackAlignment, Hebb,
+from sim.learning.rules import (BCM, AntiHebbian, Backprop, Competitive, Delta, FeedbackAlignment, Hebb,
                        Instar, Oja, Sanger, get, names)
 
 EIGENVALUES = np.array([10.0, 7.0, 5.0, 3.5, 2.0, 1.5, 1.0, 0.7, 0.5, 0.3])

@@ -16,14 +16,15 @@ import numpy as np
 import pytest
 
 import sim
-from sim import presets as presets_mod
-from sim import store as store_mod
-from sim import study as study_mod
+from sim.models import presets as presets_mod
+from sim.study import store as store_mod
+from sim.study import config as study_mod
 from sim.cli import main
 from sim.errors import ValidationError
-from sim.execute import run_study
-from sim.runner import eval_rng, execute_run, load_task, subsample_rng
-from sim.store import CorruptRun, Store, atomic_write
+from sim.study.backends import run_study
+from sim.seeds import eval_rng, subsample_rng
+from sim.study.worker import execute_run, load_task
+from sim.study.store import CorruptRun, Store, atomic_write
 from sim.tasks import subsample
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -148,10 +149,11 @@ def test_shipped_studies_validate_and_are_installed():
     assert default.model_for("mlp", "mnist1d") == (
         {**default.model_for("mlp", "digits")[0], **presets_mod.get("mlp_mnist1d")["params"]}, 150)
     assert quick.seeds == 2 and set(quick.tasks) == {"moons", "digits"}
-    for name in ("default", "quick"):  # top-level copies identical to the packaged files
-        assert (ROOT / "studies" / f"{name}.toml").read_text() == study_mod.builtin(name).read_text()
+    for name in ("default", "quick"):  # one copy: the top-level entries link to the packaged files
+        top = ROOT / "studies" / f"{name}.toml"
+        assert top.is_symlink() and top.read_text() == study_mod.builtin(name).read_text()
     pyproject = (ROOT / "pyproject.toml").read_text()
-    assert 'studies/*.toml' in pyproject
+    assert '"sim.study" = ["builtin/*.toml"]' in pyproject
 
 
 def test_task_presets_and_the_random_control(tmp_path):
@@ -338,7 +340,7 @@ def test_corrupt_run_files_are_detected_and_recomputed(tiny_serial, tmp_path):
 def test_failed_and_diverged_runs_are_recorded_and_the_study_continues(tmp_path, monkeypatch):
     text = TINY.replace("lr = 0.01", 'lr = 1e30\noptimizer = "sgd"')  # the MLP blows up
     path = _write(tmp_path, text)
-    import sim.runner as runner
+    import sim.study.worker as runner
     original = runner._execute
 
     def flaky(spec):

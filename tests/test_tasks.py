@@ -131,7 +131,7 @@ def test_mnist1d_generation_restores_global_rng_and_scales_on_train():
     np.random.seed(123)
     random.seed(456)
     np_before, py_before = np.random.get_state(), random.getstate()
-    tasks._mnist1d_raw.cache_clear()  # force a real generation
+    tasks.registry._mnist1d_raw.cache_clear()  # force a real generation
     t = tasks.load("mnist1d")
     np_after = np.random.get_state()
     assert np_after[0] == np_before[0] and np.array_equal(np_after[1], np_before[1])

@@ -1,0 +1,199 @@
+"""Optimizers and learning-rate schedules: turn a rule's direction into a weight step.
+
+Convention: a learning rule returns a *direction* ``d`` (for error-driven rules the negative
+gradient, for Hebbian rules the plasticity direction) and the optimizer moves the parameters
+``p`` along it. All optimizers work on flat float arrays in place, so one call updates every
+layer of a network whose parameters share one buffer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.errors import ValidationError
+from sim.validation import check_choice, check_int, check_number
+
+__all__ = ["SGD", "Momentum", "Adam", "Constant", "StepDecay", "LinearDecay", "get_optimizer",
+           "get_schedule", "optimizer_names", "schedule_names"]
+
+
+class SGD:
+    """Plain stochastic gradient step: ``p <- p + lr * d``."""
+
+    name = "sgd"
+
+    def reset(self, p: np.ndarray) -> None:
+        """Allocate state for parameters ``p`` (none for SGD)."""
+
+    def step(self, p: np.ndarray, d: np.ndarray, lr: float) -> None:
+        """Update ``p`` in place along direction ``d`` (same shape) with learning rate ``lr``."""
+        p += lr * d
+
+    def state(self) -> dict:
+        return {}
+
+    def set_state(self, state: dict) -> None:
+        pass
+
+
+class Momentum(SGD):
+    """Heavy-ball momentum, optionally Nesterov (Sutskever et al. 2013; PyTorch's convention).
+
+    ``v <- beta v + d``; ``p <- p + lr v`` (classical) or ``p <- p + lr (d + beta v)`` (Nesterov).
+
+    Parameters
+    ----------
+    beta : float in [0, 1)
+        Momentum coefficient.
+    nesterov : bool
+        Use the Nesterov look-ahead form.
+    """
+
+    name = "momentum"
+
+    def __init__(self, beta: float = 0.9, nesterov: bool = False):
+        self.beta = check_number("beta", beta, low=0.0, high=1.0, high_open=True)
+        self.nesterov = bool(nesterov)
+        self.v = None
+
+    def reset(self, p):
+        self.v = np.zeros_like(p)
+
+    def step(self, p, d, lr):
+        v = self.v
+        v *= self.beta
+        v += d
+        if self.nesterov:
+            p += lr * (d + self.beta * v)
+        else:
+            p += lr * v
+
+    def state(self):
+        return {"v": self.v}
+
+    def set_state(self, state):
+        self.v = state["v"].copy()
+
+
+class Adam(SGD):
+    """Adam (Kingma & Ba 2015) on the negative direction ``g = -d``.
+
+    ``m <- b1 m + (1-b1) g``, ``s <- b2 s + (1-b2) g^2``,
+    ``p <- p - lr * m_hat / (sqrt(s_hat) + eps)`` with bias-corrected ``m_hat, s_hat``.
+
+    Notes
+    -----
+    For speed the state is kept unnormalized, ``M = m / (1 - b1)`` and ``S = s / (1 - b2)``,
+    which turns both averages into ``X <- b X + g`` with no scaling pass, and the constants
+    and bias corrections are folded into one scalar step (see :meth:`step`). Same numbers as
+    the textbook form up to rounding (tested); `state` reports ``m`` and ``s`` as in the paper.
+    """
+
+    name = "adam"
+
+    def __init__(self, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8):
+        self.beta1 = check_number("beta1", beta1, low=0.0, high=1.0, high_open=True)
+        self.beta2 = check_number("beta2", beta2, low=0.0, high=1.0, high_open=True)
+        self.eps = check_number("eps", eps, low=0.0, low_open=True)
+        self.M = self.S = None
+        self.t = 0
+
+    def reset(self, p):
+        self.M = np.zeros_like(p)
+        self.S = np.zeros_like(p)
+        self._tmp = np.empty_like(p)
+        self.t = 0
+
+    def step(self, p, d, lr):
+        self.t += 1
+        b1, b2, t, tmp = self.beta1, self.beta2, self.t, self._tmp
+        self.M *= b1
+        self.M += d  # M = m / (1 - b1), in the direction d = -g
+        self.S *= b2
+        np.multiply(d, d, out=tmp)
+        self.S += tmp  # S = s / (1 - b2)
+        # m_hat = (1-b1) M / (1-b1^t);  sqrt(s_hat) = sqrt((1-b2) / (1-b2^t)) sqrt(S) = c2 sqrt(S)
+        c2 = np.sqrt((1 - b2) / (1 - b2**t))
+        step = lr * (1 - b1) / (1 - b1**t) / c2
+        np.sqrt(self.S, out=tmp)
+        tmp += self.eps / c2
+        np.divide(self.M, tmp, out=tmp)
+        tmp *= step
+        p += tmp
+
+    def state(self):
+        return {"m": self.M * (1 - self.beta1), "s": self.S * (1 - self.beta2), "t": np.array(self.t)}
+
+    def set_state(self, state):
+        self.M = (state["m"] / (1 - self.beta1)).astype(state["m"].dtype)
+        self.S = (state["s"] / (1 - self.beta2)).astype(state["s"].dtype)
+        self._tmp = np.empty_like(self.M)
+        self.t = int(state["t"])
+
+
+_OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "nesterov": lambda: Momentum(nesterov=True), "adam": Adam}
+
+
+def optimizer_names() -> list[str]:
+    return sorted(_OPTIMIZERS)
+
+
+def get_optimizer(spec, name: str = "optimizer"):
+    """Return a fresh optimizer from a name ('sgd', 'momentum', 'nesterov', 'adam') or instance."""
+    if isinstance(spec, SGD):
+        return spec
+    if not isinstance(spec, str):
+        raise ValidationError(name, spec, f"must be a name; valid: {', '.join(optimizer_names())}")
+    return _OPTIMIZERS[check_choice(name, spec, _OPTIMIZERS)]()
+
+
+class Constant:
+    """Constant learning rate: factor 1 at every epoch."""
+
+    name = "constant"
+
+    def factor(self, epoch: int, total: int) -> float:
+        """Multiplier of the base learning rate during ``epoch`` (0-based) of ``total``."""
+        return 1.0
+
+
+class StepDecay(Constant):
+    """Multiply the learning rate by ``gamma`` every ``every`` epochs."""
+
+    name = "step"
+
+    def __init__(self, every: int = 10, gamma: float = 0.5):
+        self.every = check_int("every", every, low=1)
+        self.gamma = check_number("gamma", gamma, low=0.0, high=1.0, low_open=True)
+
+    def factor(self, epoch, total):
+        return self.gamma ** (epoch // self.every)
+
+
+class LinearDecay(Constant):
+    """Linear decay from the base rate to zero at the end of training: ``1 - epoch / total``.
+
+    With ``fit`` called for ``total`` epochs, epoch ``e`` uses ``(total - e) / total``, so the last
+    epoch still learns and a further call learns nothing (the rate has reached zero).
+    """
+
+    name = "linear"
+
+    def factor(self, epoch, total):
+        return max(0.0, 1.0 - epoch / total)
+
+
+_SCHEDULES = {"constant": Constant, "step": StepDecay, "linear": LinearDecay}
+
+
+def schedule_names() -> list[str]:
+    return sorted(_SCHEDULES)
+
+
+def get_schedule(spec, name: str = "schedule"):
+    """Return a schedule from a name ('constant', 'step', 'linear') or an instance."""
+    if isinstance(spec, Constant):
+        return spec
+    if not isinstance(spec, str):
+        raise ValidationError(name, spec, f"must be a name; valid: {', '.join(schedule_names())}")
+    return _SCHEDULES[check_choice(name, spec, _SCHEDULES)]()

@@ -1,0 +1,29 @@
+"""The model presets and their registry: ``make(name, **params)``, ``load(path)``."""
+
+from __future__ import annotations
+
+from sim.errors import ValidationError
+from sim.models.hebbian import HebbianNet
+from sim.models.mlp import BackpropMLP
+from sim.models.persistence import load_model as load
+from sim.models.readout import LinearReadout
+from sim.validation import check_choice
+
+__all__ = ["BackpropMLP", "HebbianNet", "LinearReadout", "load", "make", "names", "REGISTRY"]
+
+REGISTRY = {"backprop": BackpropMLP, "hebbian": HebbianNet, "readout": LinearReadout}
+
+
+def names() -> list[str]:
+    """Model names accepted by :func:`make` (and ``neurocompare run --model``)."""
+    return sorted(REGISTRY)
+
+
+def make(name: str, **params):
+    """Build the model called ``name`` with constructor ``params`` (unknown ones are refused)."""
+    cls = REGISTRY[check_choice("model", name, REGISTRY)]
+    valid = cls._param_names()
+    for key, value in params.items():
+        if key not in valid:
+            raise ValidationError(key, value, f"unknown parameter of {cls.__name__}; valid: {', '.join(valid)}")
+    return cls(**params)

@@ -1,0 +1,74 @@
+"""Every seed derivation of neurocompare, in one place.
+
+All randomness flows from integer seeds through `numpy.random.SeedSequence`, never through
+numpy's or Python's global generators, so a run's numbers depend only on its seeds, whatever
+the process, the worker count or the backend. The streams:
+
+===============================  ==============================================  =====================
+generator                        derivation                                      feeds
+===============================  ==============================================  =====================
+:func:`model_seed`               ``SeedSequence([root_seed, i]).generate_state``  a study's model seed
+                                 ``(1)[0]``                                      for seed index ``i``
+:func:`model_streams` ``init``   ``SeedSequence(seed).spawn(2)[0]``              initial weights (and
+                                                                                 fixed feedback)
+:func:`model_streams` ``order``  ``SeedSequence(seed).spawn(2)[1]``              minibatch order
+:func:`task_streams`             ``SeedSequence([seed, crc32(name)]).spawn(2)``  a task's (train, test)
+                                                                                 draws and its split
+:func:`eval_rng`                 ``SeedSequence([root_seed, i, EVAL_STREAM,``    noisy / occluded test
+                                 ``crc32(what), round(level * 1e6)])``           copies of a study
+:func:`subsample_rng`            ``SeedSequence([root_seed, i,``                 nested training
+                                 ``SUBSAMPLE_STREAM])``                          subsets of a study
+===============================  ==============================================  =====================
+
+The evaluation and subsample streams depend on the seed index, not on the model, so every model
+of a seed index sees the same noisy test copies and the same training subsets.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+
+from sim.validation import check_int
+
+__all__ = ["model_seed", "model_streams", "task_streams", "eval_rng", "subsample_rng",
+           "EVAL_STREAM", "SUBSAMPLE_STREAM"]
+
+EVAL_STREAM = 1       # SeedSequence([root_seed, i, EVAL_STREAM, ...]): noisy / occluded test copies
+SUBSAMPLE_STREAM = 2  # SeedSequence([root_seed, i, SUBSAMPLE_STREAM]): nested train subsets
+
+
+def model_seed(root_seed: int, index: int) -> int:
+    """The model seed of seed index ``index``: ``SeedSequence([root_seed, index])``'s first word."""
+    return int(np.random.SeedSequence([root_seed, index]).generate_state(1)[0])
+
+
+def model_streams(seed: int) -> dict[str, np.random.Generator]:
+    """Independent generators of one model: ``init`` (weights) and ``order`` (data order).
+
+    The children of ``SeedSequence(seed)`` never overlap, and a child depends only on its index,
+    so adding a stream later leaves these two unchanged.
+    """
+    init, order = np.random.SeedSequence(check_int("seed", seed, low=0)).spawn(2)
+    return {"init": np.random.default_rng(init), "order": np.random.default_rng(order)}
+
+
+def task_streams(seed: int, key: str) -> tuple[np.random.Generator, np.random.Generator]:
+    """Independent (train, test) generators of task ``key`` (its registry name) for ``seed``."""
+    ss = np.random.SeedSequence([seed, zlib.crc32(key.encode())])
+    return tuple(np.random.default_rng(s) for s in ss.spawn(2))
+
+
+def eval_rng(spec: dict, what: str, level: float) -> np.random.Generator:
+    """Generator of the ``what`` ('noise', 'occlusion') test copy at ``level`` for a run spec:
+    the same for every model of a seed index."""
+    key = [spec["root_seed"], spec["seed"], EVAL_STREAM, zlib.crc32(what.encode()),
+           int(round(level * 1e6))]
+    return np.random.default_rng(np.random.SeedSequence(key))
+
+
+def subsample_rng(spec: dict) -> np.random.Generator:
+    """Generator of the nested training subsets of a run spec's seed index (same for every model
+    and every subset size)."""
+    return np.random.default_rng(np.random.SeedSequence([spec["root_seed"], spec["seed"], SUBSAMPLE_STREAM]))

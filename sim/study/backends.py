@@ -1,0 +1,320 @@
+"""Run a study: serially, on a local process pool, or on a Dask distributed cluster.
+
+:func:`run_study` validates the config, writes the manifest, skips runs whose files are
+already in the store (and verified), and executes the rest with `sim.runner.execute_run`.
+The parent process writes each finished run atomically as soon as it arrives, so a killed
+study loses only the runs in flight, and re-running it picks up where it stopped. Every run
+draws only from its own seeds, so results are identical (bit for bit) whatever the backend,
+the worker count or the order of completion.
+
+BLAS threads: each run executes under ``threadpoolctl.threadpool_limits(blas_threads)`` (and
+pool workers are capped for their lifetime), with workers x threads <= cores enforced.
+Oversubscription is costly on the small matrices of these models: on a 2-core machine two
+workers each running 2-thread BLAS were measured 10-500x slower than with one thread each, and
+even a serial study ran 3x slower with 2 BLAS threads than with 1 while another process was
+busy. So the default is one thread per run, for every backend.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import sys
+import threading
+import time
+import uuid
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sim.study import config as _study
+from sim.errors import ValidationError
+from sim.study.worker import execute_packed
+from sim.study.store import DONE, Store
+
+__all__ = ["run_study", "cores", "pool_start_method", "DEFAULT_BLAS_THREADS"]
+
+# Start method of the process pool (override: environment variable NEUROCOMPARE_MP_START).
+# Measured on the quick study (2 cores): "fork" starts 2 workers in ~0.01 s and they inherit the
+# loaded tasks; "forkserver" first starts a fresh interpreter that imports numpy, scipy,
+# scikit-learn and sim (~0.8 s), which cut the 2-worker speed-up of the quick study from 1.8x
+# to about 1.0-1.3x. Forking is unsafe only when other threads may hold locks, so "fork" is
+# used on Linux when the parent runs no other Python thread (OpenBLAS's own threads are
+# fork-safe: OpenBLAS re-initializes them in the child) and before Python 3.12 (which warns on
+# any fork of a multi-threaded process); otherwise "forkserver" (or "spawn" where it is absent).
+def pool_start_method() -> str:
+    """The multiprocessing start method the process pool will use now (see above)."""
+    method = os.environ.get("NEUROCOMPARE_MP_START")
+    if method:
+        if method not in mp.get_all_start_methods():
+            raise ValidationError("NEUROCOMPARE_MP_START", method,
+                                  f"valid: {', '.join(mp.get_all_start_methods())}")
+        return method
+    if sys.platform.startswith("linux") and sys.version_info < (3, 12) and threading.active_count() == 1:
+        return "fork"
+    return "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+
+
+_PRELOAD = ["sim.study.worker", "sim.study.store", "sim.models", "sim.tasks", "sklearn.datasets", "sklearn.model_selection"]
+
+
+# BLAS threads per run. The models' matrices are small (batches of 20-100 x a few hundred
+# units): one thread was fastest in every measurement on this 2-core machine, serial runs
+# included, and a 2-thread BLAS beside any other busy process was several times slower.
+DEFAULT_BLAS_THREADS = 1
+
+
+def _check_threads(value, n_cores, workers):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValidationError("blas_threads", value, "must be an integer >= 1")
+    if n_cores is not None and value * workers > n_cores:
+        raise ValidationError("blas_threads", value, f"workers x blas_threads must be <= {n_cores} cores "
+                              f"({workers} worker(s))")
+    return value
+
+
+def cores() -> int:
+    """CPU cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def run_study(config, out=None, *, workers: int | None = None, scheduler: str | None = None,
+              progress: bool = True, retry_failed: bool = True, blas_threads: int | None = None,
+              log=_stderr) -> dict:
+    """Execute a study, writing every run to the results store ``out``.
+
+    Parameters
+    ----------
+    config : str, Path, dict or sim.study.Study
+        A TOML file, a built-in study name ('default', 'quick'), a parsed dict or a Study.
+        Validated completely before any run starts.
+    out : str or Path, optional
+        Results directory; default ``results/<study name>``.
+    workers : int, optional
+        Parallel workers (default: the number of cores). 1 runs serially in this process.
+        With ``scheduler='local'`` the number of Dask workers.
+    scheduler : str, optional
+        ``'local'`` starts a Dask ``LocalCluster`` (processes, one thread each); an address
+        such as ``'tcp://host:8786'`` connects to a running scheduler (its workers must have
+        neurocompare installed). Needs ``pip install neurocompare[dask]``.
+    progress : bool
+        tqdm progress bar over runs (shown only when stderr is a terminal).
+    retry_failed : bool
+        Re-execute runs recorded as failed (finished and diverged runs are always kept).
+    blas_threads : int, optional
+        BLAS / OpenMP threads per run (default 1, see the module docstring); workers x
+        blas_threads must not exceed the cores.
+    log : callable
+        Receives one-line messages (corrupt files, failures); default prints to stderr.
+
+    Returns
+    -------
+    dict
+        ``out``, ``total``, ``skipped``, ``computed``, ``finished``, ``diverged``, ``failed``,
+        ``corrupt`` (ids of corrupt files that were recomputed), ``backend``, ``workers``,
+        ``seconds`` (wall clock) and ``run_seconds`` (sum over computed runs).
+    """
+    method = pool_start_method()
+    if scheduler is None and workers != 1 and method == "forkserver":
+        _prestart_forkserver()  # the server process starts while the config is validated
+    study = _study.load(config)
+    specs = study.runs()
+    out = Path(out) if out is not None else Path("results") / study.name
+    n_cores = cores()
+    if workers is None:
+        workers = n_cores
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValidationError("workers", workers, "must be an integer >= 1")
+    backend = _backend_name(scheduler, workers)
+    threads = DEFAULT_BLAS_THREADS if blas_threads is None else _check_threads(
+        blas_threads, None if backend == "dask-remote" else n_cores, workers)
+    store = Store(out)
+    store.begin(study, specs)
+    todo, skipped, corrupt = [], 0, []
+    for spec in specs:
+        state = store.check(spec["run_id"])
+        if state in DONE or (state == "failed" and not retry_failed):
+            skipped += 1
+            continue
+        if state == "corrupt":
+            log(f"run {spec['run_id']}: corrupt file ({_corrupt_reason(store, spec['run_id'])}); "
+                "moved to runs/corrupt/ and recomputed")
+            store.quarantine(spec["run_id"])
+            corrupt.append(spec["run_id"])
+        todo.append(spec)
+    todo.sort(key=lambda s: _cost(s, study), reverse=True)  # longest first balances the workers
+    if backend == "processes":
+        workers = min(workers, max(1, len(todo)))
+        if workers == 1:
+            backend = "serial"
+    summary = {"out": str(out), "study": study.name, "total": len(specs), "skipped": skipped,
+               "computed": 0, "finished": 0, "diverged": 0, "failed": 0, "corrupt": corrupt,
+               "backend": backend, "workers": 1 if backend == "serial" else workers,
+               "blas_threads": threads, "start_method": method if backend == "processes" else None,
+               "run_seconds": 0.0}
+    started, t0 = datetime.now(timezone.utc), time.perf_counter()
+    run_seconds = {}
+    bar = _progress_bar(len(todo), study.name, progress)
+    try:
+        if todo:
+            for result, arrays in _execute(backend, todo, workers, threads, scheduler, method):
+                store.write_run(result, arrays)
+                status = result["status"]
+                summary["computed"] += 1
+                summary[status] = summary.get(status, 0) + 1
+                summary["run_seconds"] += result["seconds"]
+                run_seconds[result["run_id"]] = result["seconds"]
+                if status == "failed":
+                    log(f"run {result['run_id']} ({result['config']['model']} on "
+                        f"{result['config']['task']}, seed {result['config']['seed']}) failed: {result['error']}")
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(failed=summary["failed"], diverged=summary["diverged"], refresh=False)
+    finally:
+        if bar is not None:
+            bar.close()
+        summary["seconds"] = time.perf_counter() - t0
+        store.rebuild_table()
+        manifest = store.manifest()
+        manifest.setdefault("run_seconds", {}).update(run_seconds)
+        manifest.setdefault("invocations", []).append({
+            "started": started.isoformat(timespec="seconds"),
+            "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            **{k: v for k, v in summary.items() if k not in ("out", "corrupt")},
+            "corrupt_recomputed": len(corrupt)})
+        manifest["updated"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        store.write_manifest(manifest)
+    return summary
+
+
+def _backend_name(scheduler, workers):
+    if scheduler is None:
+        return "serial" if workers == 1 else "processes"
+    if not isinstance(scheduler, str) or not scheduler:
+        raise ValidationError("scheduler", scheduler, "must be 'local' or an address like tcp://host:8786")
+    return "dask-local" if scheduler == "local" else "dask-remote"
+
+
+def _corrupt_reason(store, run_id):
+    try:
+        store.load_run(run_id)
+    except Exception as exc:  # noqa: BLE001 - only for the message
+        return str(exc).split(": ", 1)[-1]
+    return "unknown"
+
+
+def _cost(spec, study):
+    """Rough relative cost of a run (epochs x training samples x width), for scheduling."""
+    t = study.tasks[spec["task"]]
+    n = t["n_train"]
+    if spec["kind"] == "subsample":
+        n = min(n, spec["condition"]["train_per_class"] * t["n_classes"])
+    hidden = spec["params"].get("hidden", 1)
+    width = sum(hidden) if isinstance(hidden, list) else (hidden if isinstance(hidden, int) else 1)
+    epochs = spec["epochs"] * (2 if spec["kind"] == "sequential" else 1)
+    return epochs * (n + t["n_test"]) * (width + 10)
+
+
+def _progress_bar(total, name, progress):
+    if not progress or not total or not sys.stderr.isatty():
+        return None
+    from tqdm.auto import tqdm
+
+    class Bar(tqdm):
+        monitor_interval = 0  # no monitor thread: the pool may fork after the bar exists
+    return Bar(total=total, desc=name, unit="run", smoothing=0.05, dynamic_ncols=True)
+
+
+def _failed(spec, exc):
+    """A result for a run whose worker died or could not return (the study continues)."""
+    result = {"run_id": spec["run_id"], "config": spec, "status": "failed",
+              "error": f"{type(exc).__name__}: {exc}", "traceback": "", "history": None,
+              "evaluation": None, "seconds": 0.0,
+              "computed_at": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
+              "host": "", "pid": None, "blas_threads": None}
+    return result, b""
+
+
+def _execute(backend, todo, workers, threads, scheduler, method):
+    if backend == "serial":
+        for spec in todo:
+            yield execute_packed(spec, threads)
+    elif backend == "processes":
+        yield from _pool(todo, workers, threads, method)
+    else:
+        yield from _dask(todo, workers, threads, scheduler)
+
+
+def _init_worker(threads):
+    """Pool initializer: cap BLAS / OpenMP threads of this worker process for its lifetime."""
+    from threadpoolctl import threadpool_limits
+    threadpool_limits(threads)
+
+
+def _prestart_forkserver():
+    """Start the forkserver now (it imports numpy, scikit-learn and sim in the background)."""
+    from multiprocessing import forkserver
+    mp.get_context("forkserver").set_forkserver_preload(_PRELOAD)
+    forkserver.ensure_running()
+
+
+def _pool(todo, workers, threads, method):
+    ctx = mp.get_context(method)
+    if method == "forkserver":
+        _prestart_forkserver()
+    executor = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+                                   initargs=(threads,))
+    try:
+        futures = {executor.submit(execute_packed, spec, threads): spec for spec in todo}
+        for future in as_completed(futures):
+            spec = futures.pop(future)
+            try:
+                yield future.result()
+            except Exception as exc:  # a worker died (BrokenProcessPool) or could not pickle
+                yield _failed(spec, exc)
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _dask(todo, workers, threads, scheduler):
+    try:
+        import logging
+
+        from distributed import Client, LocalCluster
+        from distributed import as_completed as dask_completed
+    except ImportError:
+        raise ValidationError("scheduler", scheduler, "needs Dask: pip install 'neurocompare[dask]'") from None
+    cluster = None
+    if scheduler == "local":
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=logging.ERROR)
+        client = Client(cluster)
+    else:
+        try:
+            client = Client(scheduler, timeout="30s")
+        except (OSError, ValueError) as exc:
+            raise ValidationError("scheduler", scheduler, f"cannot connect ({exc})") from None
+    tag = uuid.uuid4().hex[:8]
+    try:
+        futures = [client.submit(execute_packed, spec, threads, key=f"run-{spec['run_id']}-{tag}", pure=False)
+                   for spec in todo]
+        spec_of = {f.key: s for f, s in zip(futures, todo)}
+        for future in dask_completed(futures):
+            spec = spec_of[future.key]
+            try:
+                value = future.result()
+            except Exception as exc:  # worker lost, deserialization error, ...
+                value = _failed(spec, exc)
+            future.release()
+            yield value
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

@@ -1,0 +1,245 @@
+"""Validation of the sections of a study config, each error naming its key path.
+
+Private helpers of `sim.study` (``parse`` calls them): type checks that name the key
+(``models.mlp.lr``), the task, model and conditions sections, presets and the random-features
+control.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from sim.errors import ValidationError
+
+MODEL_KEYS = ("model", "preset", "epochs", "tasks", "random_control")
+CONDITION_KEYS = ("noise", "occlusion", "train_per_class", "sequential")
+SEQUENTIAL_KEYS = ("tasks", "first", "second", "epochs")
+
+
+def _table(path, value):
+    if not isinstance(value, dict):
+        raise ValidationError(path, value, "must be a table")
+    return value
+
+
+def _keys(path, table, allowed):
+    for key in table:
+        if key not in allowed:
+            raise ValidationError(f"{path}.{key}" if path else key, table[key],
+                                  f"unknown key; allowed: {', '.join(allowed)}")
+
+
+def _int(path, value, low=None):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValidationError(path, value, "must be an integer")
+    if low is not None and value < low:
+        raise ValidationError(path, value, f"must be >= {low}")
+    return int(value)
+
+
+def _str(path, value, choices=None):
+    if not isinstance(value, str) or not value:
+        raise ValidationError(path, value, "must be a non-empty string")
+    if choices is not None and value not in choices:
+        raise ValidationError(path, value, f"unknown; allowed: {', '.join(choices)}")
+    return value
+
+
+def _list(path, value, item, nonempty=True):
+    if not isinstance(value, (list, tuple)) or (nonempty and not value):
+        raise ValidationError(path, value, "must be a non-empty list")
+    return [item(f"{path}[{i}]", v) for i, v in enumerate(value)]
+
+
+def _fraction(path, value, high=None):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+        raise ValidationError(path, value, "must be a finite number")
+    if value < 0 or (high is not None and value > high):
+        raise ValidationError(path, value, f"must be in [0, {high}]" if high is not None else "must be >= 0")
+    return float(value)
+
+
+def _tuples(value):
+    """TOML arrays become tuples (model parameters such as ``hidden = [64, 64]``)."""
+    if isinstance(value, list):
+        return tuple(_tuples(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _tuples(v) for k, v in value.items()}
+    return value
+
+
+def _relabel(exc: ValidationError, prefix: str) -> ValidationError:
+    name = exc.parameter if exc.parameter.startswith(prefix) else f"{prefix}.{exc.parameter}"
+    return ValidationError(name, exc.value, exc.requirement)
+
+
+def _parse_task(label, spec):
+    from sim import tasks
+    path = f"tasks.{label}"
+    spec = dict(_table(path, spec))
+    where = f"{path}.task" if "task" in spec else path
+    name = spec.pop("task", label)
+    if not isinstance(name, str) or name.lower() not in tasks.names():
+        raise ValidationError(where, name, f"unknown task; valid: {', '.join(tasks.names())}")
+    if "seed" in spec:
+        raise ValidationError(f"{path}.seed", spec["seed"], "is set by the study (root_seed, seeds, split)")
+    try:
+        task = tasks.load(name.lower(), seed=0, **spec)
+    except ValidationError as exc:
+        raise _relabel(exc, path) from None
+    params = {k: v for k, v in task.meta["params"].items() if k != "seed"}
+    counts = np.bincount(task.y_train, minlength=task.n_classes)
+    return {"task": name.lower(), "params": params, "n_train": task.n_train, "n_test": task.n_test,
+            "n_features": task.n_features, "n_classes": task.n_classes,
+            "min_class": int(counts[counts > 0].min())}
+
+
+def _parse_model(label, spec, default_epochs, task_info):
+    from sim import models
+    path = f"models.{label}"
+    spec = dict(_table(path, spec))
+    if "model" not in spec and "preset" not in spec:
+        raise ValidationError(f"{path}.model", None, f"is required; valid: {', '.join(models.names())}")
+    control = spec.pop("random_control", False)
+    if not isinstance(control, bool):
+        raise ValidationError(f"{path}.random_control", control, "must be true or false")
+    params, epochs, preset_model = {}, default_epochs, None
+    if "preset" in spec:
+        params, epochs, preset_model = _preset(f"{path}.preset", spec.pop("preset"))
+        spec.setdefault("model", preset_model)
+    name = _str(f"{path}.model", spec.pop("model"), models.names())
+    if preset_model is not None and preset_model != name:
+        raise ValidationError(f"{path}.preset", preset_model, f"is a {preset_model} preset, not {name}")
+    if control and "rule" not in models.REGISTRY[name]._param_names():
+        raise ValidationError(f"{path}.random_control", control, f"needs a model with a hidden 'rule' "
+                              f"(hebbian), not {name}")
+    if "epochs" in spec:
+        epochs = _int(f"{path}.epochs", spec.pop("epochs"), low=1)
+    overrides = _table(f"{path}.tasks", spec.pop("tasks", {}))
+    params.update(_tuples(spec))
+    base = _build_params(path, name, _control(params, name) if control else params)
+    for t_label in overrides:
+        if t_label not in task_info:
+            raise ValidationError(f"{path}.tasks.{t_label}", overrides[t_label],
+                                  f"not a task of this study; tasks: {', '.join(task_info)}")
+    by_task, epochs_by_task, task_overrides = {}, {}, {}
+    for t_label in task_info:
+        t_path = f"{path}.tasks.{t_label}"
+        over = dict(_table(t_path, overrides.get(t_label, {})))
+        task_overrides[t_label] = _tuples(dict(over))
+        t_params, t_epochs = params, epochs
+        if "preset" in over:  # a task preset replaces the model-level parameters
+            t_params, t_epochs, t_model = _preset(f"{t_path}.preset", over.pop("preset"))
+            if t_model != name:
+                raise ValidationError(f"{t_path}.preset", t_model, f"is a {t_model} preset, not {name}")
+        if "epochs" in over:
+            t_epochs = _int(f"{t_path}.epochs", over.pop("epochs"), low=1)
+        if over or t_params is not params:
+            t_params = {**t_params, **_tuples(over)}
+            by_task[t_label] = _build_params(t_path, name, _control(t_params, name) if control else t_params)
+        else:
+            by_task[t_label] = base
+        epochs_by_task[t_label] = t_epochs
+    return {"model": name, "epochs": epochs, "params": base, "random_control": control,
+            "tasks": task_overrides, "params_by_task": by_task, "epochs_by_task": epochs_by_task}
+
+
+def _preset(path, value):
+    from sim.models import presets
+    preset = presets.get(_str(path, value, presets.names()))
+    return dict(preset["params"]), preset["epochs"], preset["model"]
+
+
+def _control(params, name):
+    """The random-features control of ``params`` (as `sim.presets.control`): hidden weights stay
+    random (``rule='none'``, no rule parameters, plain dot-product current)."""
+    from sim import models
+    out = {**params, "rule": "none", "rule_params": None}
+    if "current" in models.REGISTRY[name]._param_names():
+        out["current"] = "dot"
+    return out
+
+
+def _build_params(path, name, params):
+    """Build the model to validate ``params``; return its full parameter set (without seed)."""
+    from sim import models
+    if "seed" in params:
+        raise ValidationError(f"{path}.seed", params["seed"], "is set by the study (root_seed, seeds)")
+    try:
+        model = models.make(name, **params, seed=0)
+        model._validate_params()
+    except ValidationError as exc:
+        exc = _relabel(exc, path)
+        if exc.requirement.startswith("unknown parameter"):
+            exc = ValidationError(exc.parameter, exc.value, f"{exc.requirement}; study keys: "
+                                  f"{', '.join(MODEL_KEYS)}")
+        raise exc from None
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(path, params, f"refused by {name} ({exc})") from None
+    from sim.study.config import canonical_json
+    full = {k: v for k, v in model.get_params().items() if k != "seed"}
+    try:
+        canonical_json(full)
+    except TypeError as exc:
+        raise ValidationError(path, full, f"parameters must be plain values ({exc})") from None
+    return full
+
+
+def _parse_conditions(raw, task_info):
+    raw = _table("conditions", raw)
+    _keys("conditions", raw, CONDITION_KEYS)
+    out = {"noise": [], "occlusion": [], "train_per_class": None, "sequential": None}
+    if "noise" in raw:
+        out["noise"] = _list("conditions.noise", raw["noise"], _fraction)
+    if "occlusion" in raw:
+        out["occlusion"] = _list("conditions.occlusion", raw["occlusion"], lambda p, v: _fraction(p, v, 1.0))
+    if "train_per_class" in raw:
+        value = raw["train_per_class"]
+        path = "conditions.train_per_class"
+        if isinstance(value, dict):
+            _keys(path, value, ("sizes", "tasks"))
+            if "sizes" not in value:
+                raise ValidationError(f"{path}.sizes", None, "is required")
+            sizes = _list(f"{path}.sizes", value["sizes"], lambda p, v: _int(p, v, low=1))
+            labels = _task_labels(f"{path}.tasks", value.get("tasks", list(task_info)), task_info)
+        else:
+            sizes = _list(path, value, lambda p, v: _int(p, v, low=1))
+            labels = list(task_info)
+        for t_label in labels:
+            if max(sizes) > task_info[t_label]["min_class"]:
+                raise ValidationError(path, max(sizes), f"task {t_label!r} has only "
+                                      f"{task_info[t_label]['min_class']} training samples in its smallest class")
+        out["train_per_class"] = {"sizes": sorted(set(sizes)), "tasks": labels}
+    if "sequential" in raw:
+        path = "conditions.sequential"
+        seq = _table(path, raw["sequential"])
+        _keys(path, seq, SEQUENTIAL_KEYS)
+        for key in ("tasks", "first", "second"):
+            if key not in seq:
+                raise ValidationError(f"{path}.{key}", None, "is required")
+        labels = _task_labels(f"{path}.tasks", seq["tasks"], task_info)
+        parts = {}
+        for key in ("first", "second"):
+            parts[key] = _list(f"{path}.{key}", seq[key], lambda p, v: _int(p, v, low=0))
+            if len(set(parts[key])) != len(parts[key]):
+                raise ValidationError(f"{path}.{key}", seq[key], "classes must be distinct")
+            for t_label in labels:
+                n = task_info[t_label]["n_classes"]
+                if max(parts[key]) >= n:
+                    raise ValidationError(f"{path}.{key}", seq[key], f"task {t_label!r} has classes 0..{n - 1}")
+        if set(parts["first"]) & set(parts["second"]):
+            raise ValidationError(f"{path}.second", seq["second"], "must not share classes with first")
+        epochs = _int(f"{path}.epochs", seq["epochs"], low=1) if "epochs" in seq else None
+        out["sequential"] = {"tasks": labels, **parts, "epochs": epochs}
+    return out
+
+
+def _task_labels(path, value, task_info):
+    def item(p, v):
+        if v not in task_info:
+            raise ValidationError(p, v, f"not a task of this study; tasks: {', '.join(task_info)}")
+        return v
+    return _list(path, value, item)
+

@@ -1,0 +1,126 @@
+"""Tasks from the user's own data: arrays in memory and MNIST-format IDX files."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.seeds import task_streams
+from sim.tasks.idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx
+from sim.tasks.registry import CHECKS
+from sim.tasks.splits import scale_features, split_indices
+from sim.tasks.task import Task
+from sim.errors import ValidationError
+from sim.validation import check_array, check_bool, check_choice, check_int, check_labels
+
+__all__ = ["from_arrays", "idx"]
+
+
+def from_arrays(X, y, *, test_fraction=0.2, seed=0, name="arrays", scale="standard",
+                stratify=True) -> Task:
+    """Make a task from user arrays with a random (stratified) train/test split.
+
+    Parameters
+    ----------
+    X : array_like, shape (n_samples, n_features)
+        Finite numeric inputs.
+    y : array_like, shape (n_samples,)
+        Integer labels ``>= 0``; ``n_classes = max(y) + 1`` (labels are not renumbered).
+    test_fraction : float in (0, 1)
+        Test share; ``ceil(test_fraction * n)`` samples go to the test split (as in sklearn).
+    seed : int
+        Seed of the split.
+    name : str
+        Task name.
+    scale : {"standard", "none", "minmax"}
+        Per-feature scaling fitted on the training split (``meta["scaler"]`` holds it).
+    stratify : bool
+        Keep class proportions in both splits (needs >= 2 samples of each class).
+
+    Returns
+    -------
+    Task
+        ``meta["index_train"]`` / ``meta["index_test"]`` are the original row indices.
+    """
+    X = check_array("X", X, dtype=np.float64)
+    y = check_labels("y", y, n_samples=X.shape[0])
+    test_fraction = CHECKS["test_fraction"]("test_fraction", test_fraction)
+    seed = check_int("seed", seed, low=0)
+    scale = check_choice("scale", scale, ("standard", "none", "minmax"))
+    stratify = check_bool("stratify", stratify)
+    train, test = split_indices(y, test_fraction, task_streams(seed, "arrays")[0], stratify)
+    X_train, X_test, text, scaler = scale_features(X[train], X[test], scale)
+    meta = {"description": f"user arrays ({X.shape[0]} samples)", "image_shape": None,
+            "params": {"seed": seed, "test_fraction": test_fraction, "scale": scale,
+                       "stratify": stratify},
+            "scaling": text, "scaler": scaler, "index_train": train, "index_test": test}
+    return Task(name, X_train, y[train], X_test, y[test], int(y.max()) + 1, meta)
+
+
+def idx(images_path, labels_path, *, test_images_path=None, test_labels_path=None,
+        test_fraction=0.2, seed=0, scale="max") -> Task:
+    """Load an MNIST-format dataset from IDX files (plain or gzip).
+
+    Parameters
+    ----------
+    images_path, labels_path : str or os.PathLike
+        Images (magic 0x00000803, uint8, ``n x rows x cols``) and labels (0x00000801, uint8, ``n``).
+    test_images_path, test_labels_path : str or os.PathLike, optional
+        A given test split (both or neither). Without them the data are split randomly,
+        stratified when every class has >= 2 samples, with ``test_fraction`` and ``seed``.
+    test_fraction : float in (0, 1)
+    seed : int
+    scale : {"max", "standard", "minmax", "none"}
+        ``"max"`` divides by 255; the others are fitted on the training split.
+
+    Returns
+    -------
+    Task
+        ``X`` has ``rows * cols`` features (row-major), ``meta["image_shape"] = (rows, cols)``,
+        ``n_classes = max label + 1``.
+
+    Raises
+    ------
+    ValidationError
+        Missing or damaged file (wrong magic, truncated, size mismatch), image/label counts
+        differ, test images of another shape, only one of the test paths given.
+    """
+    test_fraction = CHECKS["test_fraction"]("test_fraction", test_fraction)
+    seed = check_int("seed", seed, low=0)
+    scale = check_choice("scale", scale, ("max", "standard", "minmax", "none"))
+    if (test_images_path is None) != (test_labels_path is None):
+        missing = "test_labels_path" if test_labels_path is None else "test_images_path"
+        raise ValidationError(missing, None, "give both test_images_path and test_labels_path, or neither")
+
+    def pair(img_name, img_path, lab_name, lab_path):
+        images = read_idx(img_name, img_path, IMAGES_MAGIC)
+        labels = read_idx(lab_name, lab_path, LABELS_MAGIC).astype(np.int64)
+        if labels.shape[0] != images.shape[0]:
+            raise ValidationError(lab_name, lab_path, f"has {labels.shape[0]} labels for "
+                                                      f"{images.shape[0]} images")
+        return images, labels
+
+    images, labels = pair("images_path", images_path, "labels_path", labels_path)
+    shape = images.shape[1:]
+    X = images.reshape(images.shape[0], -1).astype(np.float64)
+    meta = {"image_shape": tuple(int(s) for s in shape), "source": str(images_path)}
+    if test_images_path is not None:
+        t_images, y_test = pair("test_images_path", test_images_path, "test_labels_path", test_labels_path)
+        if t_images.shape[1:] != shape:
+            raise ValidationError("test_images_path", test_images_path,
+                                  f"images are {t_images.shape[1:]}, training images are {shape}")
+        X_train, y_train = X, labels
+        X_test = t_images.reshape(t_images.shape[0], -1).astype(np.float64)
+    else:
+        counts = np.bincount(labels)
+        train, test = split_indices(labels, test_fraction, task_streams(seed, "arrays")[0],
+                             stratify=bool(counts[counts > 0].min() >= 2))
+        X_train, y_train, X_test, y_test = X[train], labels[train], X[test], labels[test]
+        meta.update(index_train=train, index_test=test)
+    X_train, X_test, text, scaler = scale_features(X_train, X_test, scale)
+    meta.update(description=f"IDX images {shape[0]}x{shape[1]} from {images_path}", scaling=text,
+                scaler=scaler, params={"seed": seed, "test_fraction": test_fraction, "scale": scale,
+                                       "test_images_path": test_images_path,
+                                       "test_labels_path": test_labels_path})
+    n_classes = int(max(y_train.max(), y_test.max())) + 1
+    return Task("idx", X_train, y_train, X_test, y_test, n_classes, meta)
+
