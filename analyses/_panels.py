@@ -11,41 +11,28 @@ from . import style
 from .common import model_order, open_store
 from .stats import mean_ci
 
-__all__ = ["task_order", "n_features", "stack_mean_ci", "panel_grid", "grouped_bars", "band", "model_legend", "ci_title", "pct",
-           "PCT"]
+__all__ = ["task_order", "n_features", "stack_mean_ci", "panel_grid", "grouped_bars", "band", "model_legend",
+           "ci_title", "pct", "PCT"]
 
 PCT = (0.0, 100.0)  # the range of an accuracy in percent, for clipping CI bands
 
 
 def task_order(results_dir, labels) -> list[str]:
-    """Task labels in the order the study file lists them, unknown ones after, sorted.
-
-    The manifest stores the config with sorted keys, so the order is read from the study file
-    it names (``manifest["source"]``) when that still exists and lists the same tasks;
-    otherwise it is alphabetical.
-    """
-    import tomllib
-    manifest = open_store(results_dir).manifest()
-    configured = list((manifest.get("config") or {}).get("tasks", {}))
-    try:
-        with open(manifest["source"], "rb") as fh:
-            listed = list(tomllib.load(fh).get("tasks", {}))
-        if sorted(listed) == sorted(configured):
-            configured = listed
-    except (KeyError, OSError, TypeError, ValueError):
-        pass
-    rank = {t: i for i, t in enumerate(configured)}
+    """The distinct task labels of ``labels`` in the study's config order
+    (`sim.study.store.Store.task_order`), unknown ones after, sorted."""
+    rank = {t: i for i, t in enumerate(open_store(results_dir).task_order())}
     return sorted(set(labels), key=lambda t: (rank.get(t, len(rank)), t))
 
 
-def n_features(runs) -> dict:
-    """Input dimension of every task of ``runs`` (reloads each task's data once, no model)."""
-    from sim.study.worker import load_task
+def n_features(results_dir, runs) -> dict:
+    """Input dimension of every task of ``runs``: ``{task label: int}`` (each task's data is
+    loaded once by the store, `sim.study.store.Store.task`; no model)."""
+    st = open_store(results_dir)
     out = {}
     for r in runs:
         task = r["config"]["task"]
         if task not in out:
-            out[task] = int(load_task(r["config"]).n_features)
+            out[task] = int(st.task(r).n_features)
     return out
 
 

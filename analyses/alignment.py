@@ -2,10 +2,10 @@
 
 During training the study records, at the end of every epoch and on a fixed batch of training
 inputs, the cosine between the Hebbian rule's update of the hidden weights and the backprop
-gradient ``-dL/dW`` of the same weights on the same batch (`sim.alignment`; the gradient goes
-through the readout and the settled code), and for feedback-alignment MLPs the cosine between
-their hidden update and the true gradient. A cosine near 0: the local rule ignores the task;
-> 0: it reduces the loss to first order. This reads the stored History; nothing is trained.
+gradient ``-dL/dW`` of the same weights on the same batch (`sim.models.alignment`; the gradient
+goes through the readout and the settled code), and for feedback-alignment MLPs the cosine
+between their hidden update and the true gradient. A cosine near 0: the local rule ignores the
+task; > 0: it reduces the loss to first order. This reads the stored History; nothing is trained.
 """
 
 from __future__ import annotations

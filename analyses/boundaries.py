@@ -33,7 +33,6 @@ def data(results_dir) -> dict:
         ``grid_train_agreement``: the fraction of training points whose nearest grid cell
         predicts their label (close to the train accuracy when the grid is fine).
     """
-    from sim.study.worker import load_task
     st = open_store(results_dir)
     groups = group(finished_runs(results_dir, "standard"), "task", "model")
     panels = {}
@@ -42,7 +41,7 @@ def data(results_dir) -> dict:
         if "grid_pred" not in r.get("arrays", []):
             continue
         arrays = st.load_arrays(r["run_id"])
-        t = load_task(r["config"])
+        t = st.task(r)
         gx, gy, pred = arrays["grid_x"], arrays["grid_y"], arrays["grid_pred"]
         X, y = np.asarray(t.X_train), np.asarray(t.y_train)
         j = np.abs(X[:, :1] - gx[None, :]).argmin(axis=1)
@@ -72,7 +71,8 @@ def build(results_dir, out_dir="figures", formats=("png", "pdf")) -> list[dict]:
         return []
     models = model_order(m for t in d["tasks"] for m in d["panels"][t])
     style.apply()
-    fig, axes = style.plt.subplots(len(d["tasks"]), len(models), figsize=(3.0 * len(models), 2.9 * len(d["tasks"]) + 0.5),
+    fig, axes = style.plt.subplots(len(d["tasks"]), len(models),
+                                   figsize=(3.0 * len(models), 2.9 * len(d["tasks"]) + 0.5),
                                    squeeze=False, sharex="row", sharey="row")
     n_classes = max(p["n_classes"] for t in d["tasks"] for p in d["panels"][t].values())
     colors = [CLASS_COLORS[c % len(CLASS_COLORS)] for c in range(n_classes)]

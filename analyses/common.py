@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 from collections import defaultdict
 
-from sim.study import store as _store
+from sim.study import store
 
 __all__ = ["open_store", "finished_runs", "group", "main", "MODEL_ORDER", "model_order"]
 
@@ -24,8 +24,9 @@ MODEL_ORDER = ("mlp", "backprop", "hebbian", "random", "readout")
 
 
 def open_store(results_dir):
-    """The verified results store at ``results_dir``."""
-    return _store.open(results_dir)
+    """The verified results store at ``results_dir`` (a `sim.study.store.Store`; it also gives a
+    run's task, its training rows and the study's task order)."""
+    return store.open(results_dir)
 
 
 def finished_runs(results_dir, kind: str | None = "standard") -> list[dict]:

@@ -10,8 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import style
-from ._panels import (PCT, band, ci_title, grouped_bars, model_legend, panel_grid, pct,
-                      stack_mean_ci, task_order)
+from ._panels import PCT, band, ci_title, grouped_bars, model_legend, panel_grid, pct, stack_mean_ci, task_order
 from .common import finished_runs, group, main, model_order
 from .representations import short
 from .stats import mean_ci
@@ -30,8 +29,9 @@ def data(results_dir) -> dict:
         ``tasks``; ``curves[task][model]`` with ``n``, ``seeds``, ``first`` and ``second`` (the
         class lists), ``epoch`` (T,), ``phase`` (T,, 1 or 2), ``switch`` (last epoch of phase
         1), ``progress`` (T,; epoch / phase-1 epochs in phase 1, 1 + the fraction of phase 2
-        done in phase 2, so that models with different epochs line up), and for ``acc_first`` / ``acc_second`` (test accuracy on the first / second half's
-        classes) a dict of ``values`` (n, T), ``mean``, ``ci``; per seed ``end_phase1`` (accuracy on
+        done in phase 2, so that models with different epochs line up), and for ``acc_first`` /
+        ``acc_second`` (test accuracy on the first / second half's classes) a dict of ``values``
+        (n, T), ``mean``, ``ci``; per seed ``end_phase1`` (accuracy on
         the first half at the last phase-1 epoch, from the curves), ``stored_phase1`` (the run's
         ``evaluation.phase1.acc_first``), ``final_first`` and ``final_second`` (after phase 2),
         ``forgetting`` (``end_phase1 - final_first``, fractions) with ``forgetting_mean``,

@@ -18,10 +18,9 @@ from __future__ import annotations
 import numpy as np
 
 from sim.substrate import dynamics, kwta
-from sim.study.worker import load_task
 
 from . import style
-from .common import finished_runs, group, main
+from .common import finished_runs, group, main, open_store
 
 __all__ = ["data", "build"]
 
@@ -46,7 +45,6 @@ def _pick(runs, task):
 
 def data(results_dir, task: str | None = None) -> dict:
     """Traces, sparsity and settle time vs inhibition, accuracy vs read-out time."""
-    from .common import open_store
     st = open_store(results_dir)
     runs = finished_runs(results_dir)
     tasks = [t for t in ("digits", "mnist1d", "bars") if any(r["config"]["task"] == t for r in runs)]
@@ -59,7 +57,7 @@ def data(results_dir, task: str | None = None) -> dict:
         return {}
     params, cfg = run["config"]["params"], run["config"]
     arrays = st.load_arrays(run["run_id"])
-    t = load_task(cfg)
+    t = st.task(cfg)
     X = t.X_test[arrays["probe_index"]].astype(np.float64)
     y = t.y_test[arrays["probe_index"]]
     W = arrays["W1"].astype(np.float64)
@@ -130,7 +128,8 @@ def build(results_dir, out_dir="figures", formats=("png", "pdf")) -> list[dict]:
     ax = axes[1]
     for label, frac in d["active"].items():
         ax.plot(d["w_grid"], 100 * frac, marker="o", color=style.color(label), label=style.label(label))
-    ax.set(xlabel="inhibition strength w", ylabel="active units (%)", title="Sparsity of the settled code", yscale="log")
+    ax.set(xlabel="inhibition strength w", ylabel="active units (%)", title="Sparsity of the settled code",
+           yscale="log")
     ax.legend()
     ax = axes[2]
     for label, times in d["settle_time"].items():

@@ -11,9 +11,19 @@ from __future__ import annotations
 import numpy as np
 
 from . import style
-from ._panels import (PCT, band, ci_title, grouped_bars, model_legend, n_features, panel_grid, pct,
-                      stack_mean_ci, task_order)
-from .common import finished_runs, group, main, model_order
+from ._panels import (
+    PCT,
+    band,
+    ci_title,
+    grouped_bars,
+    model_legend,
+    n_features,
+    panel_grid,
+    pct,
+    stack_mean_ci,
+    task_order,
+)
+from .common import finished_runs, group, main, model_order, open_store
 from .stats import mean_ci
 
 __all__ = ["data", "build", "auc", "subsets", "REQUIRES"]
@@ -61,7 +71,7 @@ def data(results_dir) -> dict:
     runs = finished_runs(results_dir, "standard")
     standard = group(runs, "task", "model")
     tasks = task_order(results_dir, [t for t, _ in standard])
-    dims = n_features(runs)
+    dims = n_features(results_dir, runs)
     gap, robust = {}, {w: {} for w in ROBUSTNESS}
     for task in tasks:
         gap[task] = {}
@@ -83,7 +93,8 @@ def data(results_dir) -> dict:
                 values, mean, ci = stack_mean_ci([c["accuracy"] for c in curves])
                 areas = [auc(levels, row) for row in values]
                 robust[what].setdefault(task, {})[model] = {
-                    "seeds": [r["config"]["seed"] for r in rs if r["evaluation"].get(what)], "levels": np.asarray(levels, dtype=np.float64), "values": values, "mean": mean,
+                    "seeds": [r["config"]["seed"] for r in rs if r["evaluation"].get(what)],
+                    "levels": np.asarray(levels, dtype=np.float64), "values": values, "mean": mean,
                     "ci": ci, "auc": areas, **dict(zip(("auc_mean", "auc_ci"), mean_ci(areas)))}
     efficiency = {}
     sub = group(finished_runs(results_dir, "subsample"), "task", "model")
@@ -102,7 +113,7 @@ def data(results_dir) -> dict:
             entry = {"sizes": sizes, "seeds": seeds, "values": values, "mean": mean, "ci": ci}
             full = [r for r in standard.get((task, model), []) if r["config"]["seed"] in seeds]
             if full:
-                per_class = np.mean([r["evaluation"]["n_train"] for r in full]) / _n_classes(full[0]["config"])
+                per_class = np.mean([r["evaluation"]["n_train"] for r in full]) / _n_classes(results_dir, full[0])
                 accs = [r["evaluation"]["test_accuracy"] for r in _by_seed(full)]
                 entry["full"] = {"per_class": float(per_class), "values": accs,
                                  **dict(zip(("mean", "ci"), mean_ci(accs)))}
@@ -112,17 +123,16 @@ def data(results_dir) -> dict:
     return {"tasks": tasks, "gap": gap, "efficiency": efficiency, "robustness": robust}
 
 
-def _n_classes(spec) -> int:
-    """Number of classes present in the training split of a run's task (reloads its data)."""
-    from sim.study.worker import load_task
-    return int(np.unique(load_task(spec).y_train).size)
+def _n_classes(results_dir, run) -> int:
+    """Number of classes present in the training split of a run's task (the store loads it)."""
+    return int(np.unique(open_store(results_dir).task(run).y_train).size)
 
 
 def subsets(results_dir) -> dict:
     """The training subsets of the sample-efficiency runs, rebuilt from the store's specs.
 
-    Reloads each task (data, not a model) and replays `sim.tasks.subsample` with the run's
-    generator `sim.seeds.subsample_rng`, exactly as the runner did.
+    The store reloads each task (data, not a model; `sim.study.store.Store.task`) and replays
+    the worker's subsampling (`sim.study.store.Store.train_indices`).
 
     Returns
     -------
@@ -130,9 +140,7 @@ def subsets(results_dir) -> dict:
         ``{task: {seed: {"sizes": {n_per_class: sorted training indices}, "y_train": labels,
         "models": {n_per_class: [model labels]}, "n_train": {(model, n): stored n_train}}}}``.
     """
-    from sim.seeds import subsample_rng
-    from sim.study.worker import load_task
-    from sim.tasks import subsample
+    st = open_store(results_dir)
     out = {}
     for r in finished_runs(results_dir, "subsample"):
         spec = r["config"]
@@ -142,13 +150,8 @@ def subsets(results_dir) -> dict:
         entry["n_train"][(spec["model"], n)] = r["evaluation"]["n_train"]
         if n in entry["sizes"]:
             continue
-        task = load_task(spec)
-        # tag each training row with its index, then let the runner's own subsampling choose rows
-        tagged = task.with_data(X_train=np.repeat(np.arange(task.n_train, dtype=np.float64)[:, None],
-                                                  task.n_features, axis=1))
-        kept = subsample(tagged, n, subsample_rng(spec))
-        entry["sizes"][n] = kept.X_train[:, 0].astype(np.int64)
-        entry["y_train"] = np.asarray(task.y_train)
+        entry["sizes"][n] = st.train_indices(r)
+        entry["y_train"] = np.asarray(st.task(r).y_train)
     return out
 
 

@@ -54,7 +54,6 @@ def data(results_dir) -> dict:
         ``image_shape`` (``(h, w)`` or ``(d,)``), ``order`` and ``wins`` (see `rank_units`),
         ``n_probe``, and ``top`` (the first `TOP` units of ``order``).
     """
-    from sim.study.worker import load_task
     st = open_store(results_dir)
     groups = group(finished_runs(results_dir, "standard"), "task", "model")
     fields = {}
@@ -62,7 +61,7 @@ def data(results_dir) -> dict:
         r = min(rs, key=lambda r: r["config"]["seed"])
         if not {"W1", "probe_hidden"} <= set(r.get("arrays", [])):
             continue
-        task_data = load_task(r["config"])
+        task_data = st.task(r)
         if task_data.n_features <= 2:  # 2-D toys: nothing to draw as an image
             continue
         arrays = st.load_arrays(r["run_id"])

@@ -77,7 +77,6 @@ def data(results_dir) -> dict:
         ``selectivity[task][model]`` (per-unit class selectivity, all seeds, NaN dropped; absent
         for a model with negative rates).
     """
-    from sim.study.worker import load_task
     st = open_store(results_dir)
     groups = group(finished_runs(results_dir, "standard"), "task", "model")
     out = {k: {} for k in ("labels", "probes", "probe_labels", "cka_seeds", "cka", "classes", "rdm",
@@ -93,7 +92,7 @@ def data(results_dir) -> dict:
                 seed = r["config"]["seed"]
                 if seed not in probes:
                     idx = a["probe_index"]
-                    probes[seed] = {"input": np.asarray(load_task(r["config"]).X_test)[idx]}
+                    probes[seed] = {"input": np.asarray(st.task(r).X_test)[idx]}
                     ys[seed] = (idx, a["probe_labels"])
                 elif not np.array_equal(ys[seed][0], a["probe_index"]):
                     raise ValueError(f"{task}, seed {seed}: models were probed on different inputs")
@@ -253,7 +252,8 @@ def build(results_dir, out_dir="figures", formats=("png", "pdf")) -> list[dict]:
     if any(d["selectivity"][t] for t in d["tasks"]):
         figs.append({"name": "selectivity", "paths": _hist_figure(
             d, "selectivity", "class selectivity index",
-            "Class selectivity of hidden units\n(0 = equal response to every class, 1 = responds to one class only)", "selectivity", out_dir, formats),
+            "Class selectivity of hidden units\n(0 = equal response to every class, 1 = responds to one class only)",
+            "selectivity", out_dir, formats),
             "title": "Class selectivity",
             "caption": "Distribution over hidden units of the class selectivity index (Morcos et al. "
                        "2018): (largest class-mean rate − mean of the other class means) / their sum, "

@@ -74,7 +74,7 @@ def data(results_dir) -> dict:
     """
     runs = finished_runs(results_dir, "standard")
     groups = group(runs, "task", "model")
-    dims = n_features(runs)
+    dims = n_features(results_dir, runs)
     everything = [r for r in open_store(results_dir).runs(include_failed=True)
                   if r["config"]["kind"] == "standard"]
     tasks = task_order(results_dir, [t for t, _ in groups])
@@ -146,8 +146,9 @@ def markdown(d) -> str:
     lines = [
         "Mean ± half-width of the 95% confidence interval (Student t) over seeds. Accuracies and "
         "AUCs in %, the gap (train − test accuracy) in percentage points; AUC = mean accuracy over "
-        "the noise or occlusion levels (no occlusion for 2-D tasks); *to 90%* = the first epoch at which the test accuracy reaches "
-        "90% of its final value, with the training samples seen and training seconds by then "
+        "the noise or occlusion levels (no occlusion for 2-D tasks); *to 90%* = the first epoch at "
+        "which the test accuracy reaches 90% of its final value, with the training samples seen and "
+        "training seconds by then "
         "(means over seeds; CIs in summary.csv); training time excludes evaluation.",
         "",
         f"Comparisons: test accuracy, paired by seed (same data split), difference = first − second "
@@ -167,7 +168,8 @@ def markdown(d) -> str:
             seeds = str(r["n_seeds"]) + (f" ({r['n_not_finished']} not finished)" if r["n_not_finished"] else "")
             lines.append(
                 f"| {r['model_label']} | {_pm(r['test_accuracy_pct_mean'], r['test_accuracy_pct_ci95'])} "
-                f"| {_pm(r['gap_pp_mean'], r['gap_pp_ci95'])} | {_pm(r['noise_auc_pct_mean'], r['noise_auc_pct_ci95'])} "
+                f"| {_pm(r['gap_pp_mean'], r['gap_pp_ci95'])} "
+                f"| {_pm(r['noise_auc_pct_mean'], r['noise_auc_pct_ci95'])} "
                 f"| {_pm(r['occlusion_auc_pct_mean'], r['occlusion_auc_pct_ci95'])} "
                 f"| {_to90(r)} "
                 f"| {_pm(r['train_seconds_mean'], r['train_seconds_ci95'], 2)} | {seeds} |")

@@ -11,10 +11,10 @@ state):
   all else default (competitive Krotov-Hopfield rule, uniform inhibition 0.3, delta-rule
   readout). 'concurrent' makes every epoch do the whole job: settle the population for every
   presentation, apply the hidden rule and the readout update. With ReLU units the settled
-  state is a closed-form k-WTA fixed point (`sim.kwta`); its ``settle_steps`` are Newton
+  state is a closed-form k-WTA fixed point (`sim.substrate.kwta`); its ``settle_steps`` are Newton
   iterations, not time steps.
 * **Hebbian, settle='dynamics'**: the same network time-stepped (dt = tau = 10 ms, default
-  tolerance 1e-4) until the potentials stop changing (`sim.dynamics.settle`). Same seed, so
+  tolerance 1e-4) until the potentials stop changing (`sim.substrate.dynamics.settle`). Same seed, so
   it sees the same inputs in the same order, with weights equal to the settle tolerance.
 * **BackpropMLP(hidden=(N,), batch_size=b, lr=1e-3)** (Adam, ReLU, softmax).
 
@@ -259,7 +259,8 @@ def _profile(task, top=12):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=3, help="timed epochs per model after a warm-up (batch 1: at most 2)")
+    parser.add_argument("--epochs", type=int, default=3,
+                        help="timed epochs per model after a warm-up (batch 1: at most 2)")
     parser.add_argument("--quick", action="store_true", help="N in (100, 400), batch 32 only")
     parser.add_argument("--subset", type=int, default=240,
                         help="training inputs of the time-stepped models at batch 1 (seconds scaled to 1437)")
@@ -288,7 +289,8 @@ def main(argv=None):
         ok = all(ratios[400, b][0] <= TARGET_MLP_RATIO for b in batches)
         print(f"\nSummary: N=400, settle='auto', concurrent epoch / MLP epoch (same batch) = {parts} "
               f"(target <= {TARGET_MLP_RATIO:g}x: {'met' if ok else 'NOT met'}); default sequential fit "
-              f"{seq[2]:.1f}x MLP at batch 20; settle='dynamics' {', '.join(f'{ratios[400, b][1]:.0f}x' for b in batches)}.")
+              f"{seq[2]:.1f}x MLP at batch 20; settle='dynamics' "
+              f"{', '.join(f'{ratios[400, b][1]:.0f}x' for b in batches)}.")
     print(f"(benchmark wall time {time.perf_counter() - t_start:.0f} s)")
 
 

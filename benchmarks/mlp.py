@@ -59,8 +59,9 @@ def main(argv=None):
                         secs[name].append(s)
                 rate = {k: samples / np.median(v) for k, v in secs.items()}
                 arch = "-".join(map(str, (64, *hidden, 10)))
-                print(f"{arch:>14} {dtype}: ours {rate['ours'] / 1e3:7.1f}k samples/s, acc {np.mean(acc['ours']):.4f} | "
-                      f"scikit-learn (float64) {rate['sklearn'] / 1e3:7.1f}k samples/s, acc {np.mean(acc['sklearn']):.4f} | "
+                print(f"{arch:>14} {dtype}: ours {rate['ours'] / 1e3:7.1f}k samples/s, "
+                      f"acc {np.mean(acc['ours']):.4f} | scikit-learn (float64) {rate['sklearn'] / 1e3:7.1f}k "
+                      f"samples/s, acc {np.mean(acc['sklearn']):.4f} | "
                       f"ratio {rate['ours'] / rate['sklearn']:.2f}x")
 
 

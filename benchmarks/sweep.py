@@ -4,8 +4,8 @@ LocalCluster with 2 workers; prints wall-clock times, speed-up ratios and per-ru
 Each measurement runs in a fresh Python process (so pool / cluster start-up and task loading
 in the workers are paid every time, as by a user), with the package and its dependencies
 (scikit-learn, distributed) already imported: interpreter start-up is not what is compared.
-The timer covers ``sim.execute.run_study`` from config validation to the rebuilt table, into
-an empty results directory. Backends alternate within each repeat so that they
+The timer covers ``sim.study.backends.run_study`` from config validation to the rebuilt table,
+into an empty results directory. Backends alternate within each repeat so that they
 see the same machine state; the best (minimum) and the median over repeats are reported.
 
 Per-run overhead = (wall clock x workers - sum of the runs' own seconds) / runs: the time a

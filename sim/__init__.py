@@ -7,16 +7,14 @@ controls (`BackpropMLP`, `HebbianNet`, `LinearReadout`, in `sim.models`), the ta
 `ValidationError`.
 """
 
-__version__ = "0.1.0"
-
-from sim.errors import ValidationError
-from sim.substrate import connections, dynamics, kwta, network, neurons
-from sim.learning import optimizers, rules
 from sim import models, tasks
-from sim.models import presets
+from sim.errors import ValidationError
+from sim.learning import optimizers, rules
+from sim.models import BackpropMLP, HebbianNet, LinearReadout, presets
 from sim.models.history import History
-from sim.models import BackpropMLP, HebbianNet, LinearReadout
+from sim.substrate import connections, dynamics, kwta, network, neurons
 from sim.tasks import Task
+from sim.version import __version__
 
 __all__ = ["ValidationError", "History", "Task", "BackpropMLP", "HebbianNet", "LinearReadout",
            "connections", "dynamics", "kwta", "models", "network", "neurons", "optimizers",

@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 
 from sim import ValidationError, tasks
-from sim.models.alignment import (cosine, feedback_alignment, hebbian_alignment, hebbian_direction,
-                           hebbian_gradient)
+from sim.models.alignment import cosine, feedback_alignment, hebbian_alignment, hebbian_direction, hebbian_gradient
 from sim.models.hebbian import HebbianNet
 from sim.models.mlp import BackpropMLP
 

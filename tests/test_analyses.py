@@ -16,12 +16,21 @@ from scipy import stats
 
 import sim.models.estimator
 import sim.study.worker
-from analyses import (boundaries, common, continual, generalization, learning_curves, receptive_fields,
-                      report, representations, summary)
+from analyses import (
+    boundaries,
+    common,
+    continual,
+    generalization,
+    learning_curves,
+    receptive_fields,
+    report,
+    representations,
+    summary,
+)
 from analyses.stats import holm
 from sim import metrics
-from sim.study.backends import run_study
 from sim.seeds import subsample_rng
+from sim.study.backends import run_study
 from sim.tasks import subsample
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -198,7 +207,8 @@ def test_robustness_and_gap_numbers(store):
         entry = d["robustness"]["noise"][cfg["task"]][cfg["model"]]
         i = d["gap"][cfg["task"]][cfg["model"]]["seeds"].index(cfg["seed"])
         acc = ev["noise"]["accuracy"]
-        assert entry["auc"][entry["seeds"].index(cfg["seed"])] == pytest.approx(np.trapezoid(acc, ev["noise"]["levels"]) / 0.5)
+        auc = np.trapezoid(acc, ev["noise"]["levels"]) / 0.5
+        assert entry["auc"][entry["seeds"].index(cfg["seed"])] == pytest.approx(auc)
         assert d["gap"][cfg["task"]][cfg["model"]]["values"][i] == pytest.approx(
             ev["train_accuracy"] - ev["test_accuracy"])
 
@@ -229,7 +239,8 @@ def test_sample_efficiency_subsets_are_nested_stratified_and_shared(store):
         tagged = task.with_data(X_train=np.repeat(np.arange(task.n_train, dtype=float)[:, None],
                                                   task.n_features, axis=1))
         idx = subsample(tagged, spec["condition"]["train_per_class"], subsample_rng(spec)).X_train[:, 0]
-        np.testing.assert_array_equal(idx, subs[spec["task"]][spec["seed"]]["sizes"][spec["condition"]["train_per_class"]])
+        sizes = subs[spec["task"]][spec["seed"]]["sizes"]
+        np.testing.assert_array_equal(idx, sizes[spec["condition"]["train_per_class"]])
     eff = generalization.data(store)["efficiency"]
     for r in common.finished_runs(store, "subsample"):
         e = eff[r["config"]["task"]][r["config"]["model"]]
@@ -242,7 +253,7 @@ def test_sample_efficiency_subsets_are_nested_stratified_and_shared(store):
 def test_sequential_accuracy_before_phase_two_equals_the_stored_evaluation(store):
     d = continual.data(store)
     assert d["tasks"] == ["digits"]
-    for model, c in d["curves"]["digits"].items():
+    for c in d["curves"]["digits"].values():
         assert c["switch"] == 30 and c["epoch"].size == 60  # quick.toml: 30 epochs per phase
         assert c["end_phase1"] == c["stored_phase1"]  # exactly
         assert c["first"] == [0, 1, 2, 3, 4] and c["second"] == [5, 6, 7, 8, 9]
@@ -274,7 +285,7 @@ def test_rank_units_hand_worked():
 def test_receptive_fields_of_the_stored_weights(store):
     d = receptive_fields.data(store)
     assert d["tasks"] == ["digits"]  # moons has two inputs: nothing to draw
-    for model, f in d["fields"]["digits"].items():
+    for f in d["fields"]["digits"].values():
         assert f["image_shape"] == (8, 8) and f["W1"].shape[1] == 64
         assert f["wins"].sum() == f["n_probe"]
         assert np.all(np.diff(f["wins"][f["order"]]) <= 0)
@@ -291,7 +302,7 @@ def test_cka_of_stored_representations_is_invariant_to_rotation(store):
         np.testing.assert_allclose(np.diag(M), 1.0)
         np.testing.assert_allclose(M, M.T)
         assert np.all((M > 0) & (M <= 1 + 1e-12))
-        for s_i, (seed, probes) in enumerate(d["probes"][task].items()):
+        for s_i, probes in enumerate(d["probes"][task].values()):
             labels = d["labels"][task]
             for i, a in enumerate(labels):  # the Gram-matrix shortcut equals sim.metrics.linear_cka
                 for j, b in enumerate(labels):
@@ -312,7 +323,7 @@ def test_rdm_and_sparsity_numbers(store):
     d = representations.data(store)
     assert d["labels"]["digits"] == ["input", "mlp", "hebbian", "random"]
     assert d["classes"]["digits"] == list(range(10))
-    for label, M in d["rdm"]["digits"].items():
+    for M in d["rdm"]["digits"].values():
         assert M.shape == (10, 10)
         np.testing.assert_allclose(np.diag(M), 0.0, atol=1e-12)
     for model, act in d["active"]["digits"].items():

@@ -304,3 +304,15 @@ def test_from_state_validation():
     state["W"] = np.ones((3, 3))
     with pytest.raises(ValidationError, match=r"W=.*shape \(2, 3\)"):
         Connection.from_state(state)
+
+
+def test_initializers_module_and_reexports():
+    from sim.substrate import connections, initializers
+    for name in ("DEFAULT_NORMAL_SCALE", "init_weights", "initializer_names"):
+        assert getattr(connections, name) is getattr(initializers, name)
+    assert initializers.canonical_initializer("Xavier_Uniform") == "glorot_uniform"
+    assert initializers.check_scale(None) is None and initializers.check_scale(2) == 2.0
+    with pytest.raises(ValidationError, match="^invalid init="):
+        initializers.canonical_initializer("orthogonal")
+    with pytest.raises(ValidationError, match="^invalid scale="):
+        initializers.check_scale(0.0)

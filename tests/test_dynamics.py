@@ -1,4 +1,4 @@
-"""Tests of sim.dynamics against independent oracles (closed forms, scipy, fine references)."""
+"""Tests of sim.substrate.dynamics against independent oracles (closed forms, scipy, fine references)."""
 
 import math
 
@@ -7,9 +7,8 @@ import pytest
 from scipy.integrate import solve_ivp
 from scipy.optimize import root
 
-from sim.substrate.dynamics import (IntegrateResult, SettleResult, fixed_point_residual, integrate, leaky_step,
-                          settle)
 from sim.errors import ValidationError
+from sim.substrate.dynamics import IntegrateResult, SettleResult, fixed_point_residual, integrate, leaky_step, settle
 
 W = 0.9  # strong uniform inhibition of the 400-unit population
 
@@ -32,7 +31,7 @@ def piecewise_ivp(f_of_J, Js, v0, dt, tau):
     v, out = np.asarray(v0, float), [np.asarray(v0, float)]
     for J in Js:
         f = f_of_J(J)
-        sol = solve_ivp(lambda t, x: f(x) / tau, (0.0, dt), v, method="DOP853", rtol=1e-11, atol=1e-13)
+        sol = solve_ivp(lambda t, x, f=f: f(x) / tau, (0.0, dt), v, method="DOP853", rtol=1e-11, atol=1e-13)
         v = sol.y[:, -1]
         out.append(v)
     return np.array(out)
@@ -383,3 +382,12 @@ BAD = [
 def test_validation(name, call):
     with pytest.raises(ValidationError, match=f"invalid {name}="):
         call()
+
+
+def test_schemes_module_and_reexport():
+    from sim.substrate import dynamics, schemes
+    assert dynamics.SCHEMES is schemes.SCHEMES == ("auto", "exact", "implicit", "explicit")
+    r = np.array([[1.0, 2.0, 0.0]])
+    lateral = np.array([[0.0, -0.5, 0.0], [0.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
+    # -w (sum_j r_j - r_i) = -0.5 (2, 1, 3); r @ lateral.T = (-1, 0, 1)
+    np.testing.assert_allclose(schemes.lateral_input(r, 0.5, lateral), [[-2.0, -0.5, -0.5]])

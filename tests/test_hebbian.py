@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from sim import ValidationError, models, tasks
-from sim.substrate import dynamics
 from sim.models import presets
 from sim.models.hebbian import HebbianNet
 from sim.models.readout import LinearReadout
+from sim.substrate import dynamics
 from sim.substrate.kwta import inhibited_fixed_point
 
 
@@ -30,7 +30,7 @@ def test_digits_1000_units_reaches_98_percent_with_a_sparse_code(digits):
         # inhibition makes the settled code sparse, and no input is left without an active unit
         assert h.last("active_fraction") < 0.1
         assert h.last("silent_inputs") == 0.0
-        R = model.hidden(digits.X_test)
+        R = model.hidden_rates(digits.X_test)
         assert (R > 0).any(axis=1).all()
     assert np.mean(acc) >= 0.98, acc
 
@@ -80,7 +80,8 @@ def test_bars_each_bar_becomes_a_receptive_field():
 
 
 def test_small_population_collapse_is_visible_and_the_default_avoids_it(digits):
-    """Non-negative inputs, k = 7, delta = 0.4, N = 32: units collapse (SCIENCE.md pitfall 3)."""
+    """Non-negative inputs, k = 7, delta = 0.4, N = 32: most units collapse onto one inverted
+    mean digit (the anti-Hebbian push of the k-th unit dominates a small population)."""
     common = dict(hidden=32, w_inh=0.3, hidden_epochs=100, batch_size=20, seed=0)
     bad = HebbianNet(rule_params={"p": 2.0, "k": 7, "delta": 0.4}, **common).fit(digits, 120)
     good = HebbianNet(rule_params={"p": 2.0, "k": 2, "delta": 0.4}, **common).fit(digits, 120)
@@ -95,7 +96,7 @@ def test_closed_form_settle_equals_the_dynamics(digits):
     h = stepped.fit(digits, 4)
     # same weights (settling does not enter the competitive rule), same settled code
     np.testing.assert_array_equal(stepped.network_.connections[0].W, closed.network_.connections[0].W)
-    np.testing.assert_allclose(stepped.hidden(digits.X_test), closed.hidden(digits.X_test), atol=1e-4)
+    np.testing.assert_allclose(stepped.hidden_rates(digits.X_test), closed.hidden_rates(digits.X_test), atol=1e-4)
     assert h.last("settle_steps") > 5 and closed.history_.last("settle_steps") == 0
 
 
@@ -161,7 +162,7 @@ def test_same_seed_same_history_and_save_load(tmp_path, digits):
     model.save(path)
     loaded = models.load(path)
     np.testing.assert_array_equal(loaded.predict_proba(digits.X_test), model.predict_proba(digits.X_test))
-    np.testing.assert_array_equal(loaded.hidden(digits.X_test), model.hidden(digits.X_test))
+    np.testing.assert_array_equal(loaded.hidden_rates(digits.X_test), model.hidden_rates(digits.X_test))
 
 
 def test_blow_up_is_marked_diverged(digits):
@@ -187,4 +188,4 @@ def test_bad_input_is_refused(digits):
     with pytest.raises(ValidationError, match="X.*64 features"):
         model.predict(np.zeros((2, 3)))
     with pytest.raises(ValidationError, match="layer"):
-        model.hidden(digits.X_test, layer=1)
+        model.hidden_rates(digits.X_test, layer=1)

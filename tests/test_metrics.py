@@ -6,8 +6,7 @@ from scipy import stats
 
 from analyses.stats import holm, mean_ci, paired_test
 from sim import ValidationError
-from sim.metrics import (accuracy, active_fraction, class_rdm, class_selectivity, confusion,
-                         linear_cka, treves_rolls)
+from sim.metrics import accuracy, active_fraction, class_rdm, class_selectivity, confusion, linear_cka, treves_rolls
 
 
 def test_cka_identity_rotation_scaling_and_independence():

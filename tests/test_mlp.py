@@ -17,7 +17,7 @@ def _task(X, y, n_classes, X_test=None, y_test=None):
 def _built(n_features, n_classes, **params):
     """A model with initialized (random) weights, as fit would leave them before training."""
     m = BackpropMLP(dtype="float64", **params)
-    m._validate_params()
+    m.validate_params()
     m._initialize(n_features, n_classes, np.random.default_rng(3))
     m.n_classes_ = n_classes
     return m
@@ -157,8 +157,8 @@ def test_hidden_predict_score_are_consistent_with_network_forward():
     m = BackpropMLP(hidden=(7, 5), dtype="float64", seed=0)
     m.fit(task, 2)
     rates = m.network_.forward(task.X_test)
-    np.testing.assert_allclose(m.hidden(task.X_test, layer=0), rates[1], rtol=1e-12)
-    np.testing.assert_allclose(m.hidden(task.X_test), rates[2], rtol=1e-12)
+    np.testing.assert_allclose(m.hidden_rates(task.X_test, layer=0), rates[1], rtol=1e-12)
+    np.testing.assert_allclose(m.hidden_rates(task.X_test), rates[2], rtol=1e-12)
     np.testing.assert_allclose(m.predict_proba(task.X_test), rates[3], rtol=1e-12)
     assert m.score(task.X_test, task.y_test) == np.mean(m.predict(task.X_test) == task.y_test)
 

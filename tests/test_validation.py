@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 
 from sim import ValidationError
-from sim.validation import (as_generator, check_array, check_choice, check_dtype, check_int,
-                            check_labels, check_number)
+from sim.validation import as_generator, check_array, check_choice, check_dtype, check_int, check_labels, check_number
 
 
 def test_error_message_names_parameter_and_value():

@@ -22,7 +22,7 @@ def names() -> list[str]:
 def make(name: str, **params):
     """Build the model called ``name`` with constructor ``params`` (unknown ones are refused)."""
     cls = REGISTRY[check_choice("model", name, REGISTRY)]
-    valid = cls._param_names()
+    valid = cls.param_names()
     for key, value in params.items():
         if key not in valid:
             raise ValidationError(key, value, f"unknown parameter of {cls.__name__}; valid: {', '.join(valid)}")

@@ -1,7 +1,10 @@
-"""The estimator API both networks share: fit / partial_fit / predict / score / hidden / save.
+"""The estimator API every model shares: fit / partial_fit / predict / score / hidden_rates / save.
 
-Hyperparameters live in the constructor, which only stores them (scikit-learn style); ``fit``
-validates them. Learned state ends in ``_``. Subclasses implement the hooks marked below.
+Parameters follow scikit-learn's conventions: ``__init__`` assigns each constructor argument to
+an attribute of the same name and does nothing else; each class declares a
+``parameter_constraints`` table (`sim.constraints`), which :meth:`Estimator.validate_params`
+checks without side effects, once, at the start of ``fit``; derived state is built in
+``_initialize``; learned state ends in ``_``.
 """
 
 from __future__ import annotations
@@ -12,12 +15,13 @@ import time
 
 import numpy as np
 
+from sim.constraints import check_params
 from sim.errors import ValidationError
 from sim.models.history import History
 from sim.seeds import model_streams
-from sim.validation import check_array, check_int, check_labels
+from sim.validation import check_array, check_dtype, check_int, check_labels
 
-__all__ = ["Estimator"]
+__all__ = ["Estimator", "MAX_WEIGHT_NORM"]
 
 # weights beyond this Frobenius norm count as blown up (a diverged run)
 MAX_WEIGHT_NORM = 1e6
@@ -26,51 +30,48 @@ MAX_WEIGHT_NORM = 1e6
 class Estimator:
     """Base class; see `BackpropMLP` and `HebbianNet` for the parameters.
 
-    Subclass hooks
-    --------------
-    ``_validate_params()``; ``_initialize(n_features, n_classes, rng)``;
-    ``_train_epoch(X, y, rng, lr_factor) -> dict`` (extra History fields);
-    ``_loss(P, y) -> float``; ``predict_proba(X)``; ``hidden(X, layer)``;
-    ``_weights() -> list`` of weight matrices; ``_get_state() -> dict`` and
-    ``_set_state(dict)`` for save/load; ``_eval_extra(X) -> dict`` (optional).
+    Subclass hooks (called by this class only)
+    ------------------------------------------
+    ``_check_params()`` (checks across parameters, after the table); ``_initialize(n_features,
+    n_classes, rng)`` (derived and learned state); ``_lr_schedule()``; ``_train_epoch(X, y, rng,
+    lr_factor) -> dict`` (extra History fields); ``_epoch_extra(X) -> dict`` (optional);
+    ``_loss(P, y) -> float``; ``_proba(X)``; ``_hidden_rates(X, layer)``; ``_weights() -> list``
+    of weight matrices; ``_get_state() -> dict`` and ``_set_state(dict)`` for save/load;
+    ``_export_arrays() -> dict`` (optional).
     """
 
     model_name = "estimator"
+    parameter_constraints: dict = {}
 
     # ----- parameters -------------------------------------------------------------------
-    # Constructor arguments are kept in ``self._hp`` and read as attributes (``model.lr``). A
-    # method of the same name wins attribute look-up, so ``hidden=(128,)`` (a parameter) and
-    # ``hidden(X)`` (a method) coexist: read such a parameter with ``get_params()["hidden"]``.
     @classmethod
-    def _param_names(cls) -> list[str]:
-        if "_names" not in cls.__dict__:
-            cls._names = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
-        return cls._names
+    def param_names(cls) -> list[str]:
+        """Names of the constructor parameters, in signature order."""
+        return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
 
-    def __setattr__(self, name, value):
-        if name in self._param_names():
-            self.__dict__.setdefault("_hp", {})[name] = value
-        else:
-            object.__setattr__(self, name, value)
+    def get_params(self, deep: bool = True) -> dict:
+        """The constructor parameters as set (``deep`` is accepted for scikit-learn; no parameter
+        holds an estimator)."""
+        return {name: getattr(self, name) for name in self.param_names()}
 
-    def __getattr__(self, name):
-        hp = self.__dict__.get("_hp", {})
-        if name in hp:
-            return hp[name]
-        raise AttributeError(f"{type(self).__name__!s} has no attribute {name!r}")
-
-    def get_params(self) -> dict:
-        """The constructor arguments as stored."""
-        return {name: self._hp[name] for name in self._param_names()}
-
-    def set_params(self, **params) -> "Estimator":
-        """Set constructor arguments; unknown names are refused (listing the valid ones)."""
-        valid = self._param_names()
+    def set_params(self, **params) -> Estimator:
+        """Set constructor parameters; unknown names are refused (listing the valid ones)."""
+        valid = self.param_names()
         for key, value in params.items():
             if key not in valid:
-                raise ValidationError(key, value, f"unknown parameter of {type(self).__name__}; valid: {', '.join(valid)}")
+                raise ValidationError(key, value, f"unknown parameter of {type(self).__name__}; "
+                                                  f"valid: {', '.join(valid)}")
             setattr(self, key, value)
         return self
+
+    def validate_params(self) -> None:
+        """Check every parameter against the class's constraint table, then the checks across
+        parameters; raise `ValidationError` naming the first bad one. Changes nothing."""
+        check_params(self, self.parameter_constraints)
+        self._check_params()
+
+    def _check_params(self) -> None:
+        """Checks that involve more than one parameter (none by default)."""
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
@@ -99,7 +100,7 @@ class Estimator:
             ``diverged=True`` instead of raising.
         """
         epochs = check_int("epochs", epochs, low=1)
-        self._validate_params()
+        self.validate_params()
         data = self._check_task(task)
         streams = model_streams(self.seed)
         self._initialize(data[0].shape[1], int(task.n_classes), streams["init"])
@@ -212,15 +213,15 @@ class Estimator:
         return X, y, X_test, y_test
 
     def _check_X(self, X) -> np.ndarray:
-        self._check_fitted()
+        self.check_fitted()
         return check_array("X", X, n_features=self.n_features_in_, dtype=self._dtype())
 
-    def _check_fitted(self) -> None:
+    def check_fitted(self) -> None:
+        """Raise `ValidationError` unless the model has been fitted."""
         if not hasattr(self, "history_"):
             raise ValidationError("model", type(self).__name__, "is not fitted yet: call fit(task) first")
 
     def _dtype(self):
-        from sim.validation import check_dtype
         return check_dtype("dtype", self.dtype)
 
     # ----- prediction -------------------------------------------------------------------
@@ -241,11 +242,59 @@ class Estimator:
         y = check_labels("y", y, self.n_classes_, n_samples=X.shape[0])
         return float(np.mean(np.argmax(self._proba(X), axis=1) == y))
 
+    def hidden_rates(self, X, layer: int = -1) -> np.ndarray:
+        """Rates of hidden layer ``layer`` for inputs ``X``, shape (n_samples, layer size).
+
+        Raises `ValidationError` for a model without hidden layers or a layer out of range.
+        """
+        return self._hidden_rates(self._check_X(X), layer)
+
+    def export_arrays(self) -> dict:
+        """Arrays an analysis of a stored run may need (copies, C order): ``W1``, the weights of
+        the first connection (n_post, n_features), and what the model adds (`_export_arrays`)."""
+        self.check_fitted()
+        arrays = {}
+        net = getattr(self, "network_", None)
+        if net is not None and net.connections:
+            arrays["W1"] = np.array(net.connections[0].W, order="C")
+        arrays.update(self._export_arrays())
+        return arrays
+
+    def _export_arrays(self) -> dict:
+        return {}
+
     # ----- persistence ------------------------------------------------------------------
     def save(self, path) -> None:
         """Write the model (parameters, learned state, history) to ``path`` (.npz)."""
         from sim.models.persistence import save_model
         save_model(self, path)
+
+    def state_arrays(self) -> dict:
+        """The learned arrays (weights, optimizer and rule state) that `save` writes."""
+        self.check_fitted()
+        return {k: np.asarray(v) for k, v in self._get_state().items()}
+
+    def fitted_state(self) -> dict:
+        """The fitted scalars (sizes, counters, the data-order generator's state) that `save` writes."""
+        self.check_fitted()
+        return {"n_features_in_": self.n_features_in_, "n_classes_": self.n_classes_,
+                "epochs_done_": self.epochs_done_, "samples_seen_": self.samples_seen_,
+                "train_seconds_": self.train_seconds_, "_total_epochs": self._total_epochs,
+                "rng_order": self._rng_order.bit_generator.state}
+
+    def restore_state(self, arrays: dict, fitted: dict, history: History) -> Estimator:
+        """Become the fitted model that `state_arrays` / `fitted_state` / ``history_`` describe."""
+        fitted = dict(fitted)
+        rng_state = fitted.pop("rng_order")
+        for key in ("n_features_in_", "n_classes_", "epochs_done_", "samples_seen_", "train_seconds_"):
+            setattr(self, key, fitted[key])
+        self._total_epochs = fitted["_total_epochs"]
+        self._rng_order = np.random.default_rng(0)  # state replaced just below
+        self._rng_order.bit_generator.state = rng_state
+        self.history_ = history
+        self.validate_params()
+        self._set_state(arrays)
+        return self
 
 
 def _jsonable(params: dict) -> dict:

@@ -67,7 +67,7 @@ class History:
                 "diverged_reason": self.diverged_reason, "meta": _plain(self.meta)}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "History":
+    def from_dict(cls, d: dict) -> History:
         return cls(records=list(d["records"]), diverged=bool(d["diverged"]),
                    diverged_reason=d.get("diverged_reason", ""), meta=dict(d.get("meta", {})))
 
@@ -76,7 +76,7 @@ class History:
         return json.dumps(self.to_dict(), **kwargs)
 
     @classmethod
-    def from_json(cls, text: str) -> "History":
+    def from_json(cls, text: str) -> History:
         return cls.from_dict(json.loads(text))
 
     def without_times(self) -> dict:

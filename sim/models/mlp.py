@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.substrate import neurons
-from sim.substrate.connections import initializer_names
+from sim.constraints import Choice, Int, Real, Satisfies
 from sim.errors import ValidationError
-from sim.models.estimator import Estimator
-from sim.substrate.network import Network, Population
 from sim.learning.optimizers import get_optimizer, get_schedule
 from sim.learning.rules import Backprop, FeedbackAlignment
-from sim.validation import check_choice, check_int, check_number
+from sim.models.estimator import Estimator
+from sim.substrate import neurons
+from sim.substrate.connections import initializer_names
+from sim.substrate.network import Network, Population
+from sim.validation import check_choice, check_dtype, check_int, check_labels
 
 __all__ = ["BackpropMLP"]
 
@@ -40,7 +41,7 @@ class BackpropMLP(Estimator):
     learning : {'backprop', 'feedback_alignment'}
         How the error reaches hidden layers (``W^T`` or fixed random matrices).
     optimizer : {'adam', 'sgd', 'momentum', 'nesterov'} or optimizer instance
-        See `sim.optimizers`.
+        See `sim.learning.optimizers`.
     lr : float
         Base learning rate (> 0).
     lr_schedule : {'constant', 'step', 'linear'} or schedule instance
@@ -50,7 +51,7 @@ class BackpropMLP(Estimator):
     weight_decay : float
         L2 coefficient ``lambda`` on weights (not biases): the loss gains ``lambda/2 ||W||^2``.
     init : str
-        Weight initializer (`sim.connections.initializer_names()`); biases start at 0.
+        Weight initializer (`sim.substrate.connections.initializer_names()`); biases start at 0.
     dtype : {'float32', 'float64'}
     seed : int
         Root seed: weights, data order and any noise come from independent streams of it.
@@ -74,31 +75,29 @@ class BackpropMLP(Estimator):
         self.dtype = dtype
         self.seed = seed
 
-    # ----- set-up -----------------------------------------------------------------------
-    def _validate_params(self):
-        hidden = self._hp["hidden"]
-        if isinstance(hidden, (int, np.integer)) and not isinstance(hidden, bool):
-            hidden = (int(hidden),)
-        if not isinstance(hidden, (tuple, list)):
-            raise ValidationError("hidden", hidden, "must be a tuple of layer sizes, e.g. (128,)")
-        self._sizes = tuple(check_int("hidden", h, low=1) for h in hidden)
-        self._phi = neurons.get(self.activation) if not isinstance(self.activation, str) else _hidden_neuron(self.activation)
-        check_choice("output", self.output, OUTPUTS)
-        check_choice("learning", self.learning, LEARNING)
-        get_optimizer(self.optimizer)
-        get_schedule(self.lr_schedule, "lr_schedule")
-        check_number("lr", self.lr, low=0.0, low_open=True)
-        check_int("batch_size", self.batch_size, low=1)
-        check_number("weight_decay", self.weight_decay, low=0.0)
-        check_choice("init", self.init, initializer_names())
-        self._dtype()
-        check_int("seed", self.seed, low=0)
+    parameter_constraints = {
+        "hidden": Satisfies(lambda name, value: layer_sizes(value)),
+        "activation": Satisfies(lambda name, value: _hidden_neuron(value)),
+        "output": Choice(OUTPUTS),
+        "learning": Choice(LEARNING),
+        "optimizer": Satisfies(lambda name, value: get_optimizer(value)),
+        "lr_schedule": Satisfies(lambda name, value: get_schedule(value, name)),
+        "lr": Real(low=0.0, low_open=True),
+        "batch_size": Int(low=1),
+        "weight_decay": Real(low=0.0),
+        "init": Choice(initializer_names()),
+        "dtype": Satisfies(check_dtype),
+        "seed": Int(low=0),
+    }
 
+    # ----- set-up -----------------------------------------------------------------------
     def _lr_schedule(self):
         return self._schedule
 
     def _initialize(self, n_features, n_classes, rng):
         dtype = self._dtype()
+        self._sizes = layer_sizes(self.hidden)
+        self._phi = _hidden_neuron(self.activation)
         out = self.output.lower()
         pops = ([Population(n_features, "linear")] + [Population(h, self._phi) for h in self._sizes]
                 + [Population(n_classes, out)])
@@ -178,16 +177,17 @@ class BackpropMLP(Estimator):
         e /= T.shape[0]
         return e
 
-    def _gradient(self, X, T):
+    def _gradient(self, X, T, rule=None):
         """Write the update direction (negative gradient of the mean loss) into ``self._grad``.
 
         With ``e_l = -dL/dJ_l`` (divided by the batch size), the rule gives ``dW_l = e_l^T r_{l-1}``
         and ``db_l = sum_batch e_l``; the error moves down as ``e_{l-1} = (e_l W_l) * phi'(J_{l-1})``
         for backprop, with the fixed feedback matrix in place of ``W_l`` for feedback alignment.
+        ``rule`` replaces the model's own learning rule for this call.
         """
         rates, currents = self._forward(X)
         error = self._output_error(rates[-1], currents[-1], T)
-        rule, relu = self._rule, self._relu_hidden
+        rule, relu = (self._rule if rule is None else rule), self._relu_hidden
         for i in range(len(self._Ws) - 1, -1, -1):
             rule.delta(rates[i], rates[i + 1], self._Ws[i], error, out=self._dWs[i])
             rule.delta_bias(rates[i + 1], error, out=self._dbs[i])
@@ -209,13 +209,30 @@ class BackpropMLP(Estimator):
     def _weights(self):
         return self._Ws
 
+    def layer_directions(self, X, y, learning: str | None = None) -> list[np.ndarray]:
+        """The weight update direction of every layer on batch ``X, y`` (float64 copies, shapes of
+        the weights), by the model's own learning rule or by ``learning`` ('backprop',
+        'feedback_alignment': a feedback-alignment model keeps its own feedback matrices).
+        The weights are not changed."""
+        X = self._check_X(X)
+        T = self._targets(check_labels("y", y, self.n_classes_, n_samples=X.shape[0]))
+        rule = None
+        if learning is not None and check_choice("learning", learning, LEARNING) != self.learning.lower():
+            if learning.lower() != "backprop":
+                raise ValidationError("learning", learning, "needs a model trained by feedback alignment "
+                                      "(it has the feedback matrices)")
+            rule = Backprop()
+        self._gradient(X, T, rule)
+        directions = [d.astype(np.float64) for d in self._dWs]
+        self._grad[...] = 0
+        return directions
+
     # ----- prediction -------------------------------------------------------------------
     def _proba(self, X):
         return self._forward(X)[0][-1]
 
-    def hidden(self, X, layer: int = -1) -> np.ndarray:
+    def _hidden_rates(self, X, layer: int = -1) -> np.ndarray:
         """Hidden rates of layer ``layer`` (index into ``hidden``; -1 = last), shape (n, size)."""
-        X = self._check_X(X)
         n_hidden = len(self._sizes)
         if n_hidden == 0:
             raise ValidationError("layer", layer, "this network has no hidden layer")
@@ -232,7 +249,6 @@ class BackpropMLP(Estimator):
         return state
 
     def _set_state(self, arrays):
-        self._validate_params()
         self._initialize(self.n_features_in_, self.n_classes_, np.random.default_rng(0))
         self._params[...] = arrays["params"]
         self._optimizer.set_state({k[4:]: v for k, v in arrays.items() if k.startswith("opt_")})
@@ -240,7 +256,18 @@ class BackpropMLP(Estimator):
             self._rule.B = [arrays[f"feedback_{i}"] for i in range(len(self._Ws))]
 
 
+def layer_sizes(hidden) -> tuple:
+    """Hidden layer sizes as a tuple of ints >= 1 (an int ``n`` means ``(n,)``)."""
+    if isinstance(hidden, (int, np.integer)) and not isinstance(hidden, bool):
+        hidden = (int(hidden),)
+    if not isinstance(hidden, (tuple, list)):
+        raise ValidationError("hidden", hidden, "must be a tuple of layer sizes, e.g. (128,)")
+    return tuple(check_int("hidden", h, low=1) for h in hidden)
+
+
 def _hidden_neuron(name):
+    if not isinstance(name, str):
+        return neurons.get(name)
     valid = [n for n in neurons.names() if n != "softmax"] + ["relu^n"]
     if name.lower().strip() == "softmax":
         raise ValidationError("activation", name, f"softmax is an output type; valid: {', '.join(valid)}")

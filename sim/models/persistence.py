@@ -18,6 +18,7 @@ import numpy as np
 
 from sim.errors import ValidationError
 from sim.models.history import History
+from sim.version import __version__
 
 __all__ = ["save_model", "load_model"]
 
@@ -63,18 +64,13 @@ def _checksum(arrays: dict) -> str:
 
 def save_model(model, path) -> None:
     """Write ``model`` to ``path`` atomically (temporary file + rename)."""
-    from sim import __version__
-    model._check_fitted()
-    arrays = {k: np.asarray(v) for k, v in model._get_state().items()}
+    arrays = model.state_arrays()
     header = {
         "format": FORMAT, "version": __version__,
         "class": f"{type(model).__module__}.{type(model).__qualname__}",
         "params": {k: _encode(v) for k, v in model.get_params().items()},
         "history": model.history_.to_dict(),
-        "fitted": {"n_features_in_": model.n_features_in_, "n_classes_": model.n_classes_,
-                   "epochs_done_": model.epochs_done_, "samples_seen_": model.samples_seen_,
-                   "train_seconds_": model.train_seconds_, "_total_epochs": model._total_epochs,
-                   "rng_order": model._rng_order.bit_generator.state},
+        "fitted": model.fitted_state(),
         "checksum": _checksum(arrays),
     }
     path = os.fspath(path)
@@ -104,7 +100,8 @@ def load_model(path):
     except FileNotFoundError:
         raise ValidationError("path", path_s, "no such file") from None
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError, EOFError) as exc:
-        raise ValidationError("path", path_s, f"not a readable neurocompare model file ({type(exc).__name__})") from None
+        raise ValidationError("path", path_s,
+                              f"not a readable neurocompare model file ({type(exc).__name__})") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise ValidationError("path", path_s, f"not a neurocompare model file (expected format {FORMAT})")
     if _checksum(arrays) != header.get("checksum"):
@@ -114,12 +111,4 @@ def load_model(path):
         raise ValidationError("path", path_s, f"unknown model class {header['class']}")
     cls = getattr(importlib.import_module(module), name)
     model = cls(**{k: _decode(v) for k, v in header["params"].items()})
-    fitted = header["fitted"]
-    rng_state = fitted.pop("rng_order")
-    for key, value in fitted.items():
-        setattr(model, key, value)
-    model._rng_order = np.random.default_rng(0)  # state replaced just below
-    model._rng_order.bit_generator.state = rng_state
-    model.history_ = History.from_dict(header["history"])
-    model._set_state(arrays)
-    return model
+    return model.restore_state(arrays, header["fitted"], History.from_dict(header["history"]))

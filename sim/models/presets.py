@@ -11,7 +11,7 @@ import copy
 from sim.errors import ValidationError
 from sim.validation import check_choice
 
-__all__ = ["PRESETS", "names", "get", "make", "control"]
+__all__ = ["PRESETS", "names", "get", "make", "control", "random_control_params"]
 
 PRESETS = {
     # 64-128-10 ReLU, Adam 1e-3, batch 32: the MLP issue's reference configuration
@@ -30,7 +30,8 @@ PRESETS = {
                                   "rule_params": {"p": 3.0, "k": 7, "delta": 0.4}, "w_inh": 0.3,
                                   "hidden_epochs": 100, "batch_size": 20, "hidden_lr": 0.1,
                                   "readout_lr": 3e-3}},
-    # digits, N = 32: k = 2 avoids the anti-Hebbian collapse of small populations (SCIENCE.md)
+    # digits, N = 32: k = 2 avoids the anti-Hebbian collapse of small populations (k = 7 puts
+    # most of 32 units on one inverted mean digit; tests/test_hebbian.py shows it)
     "hebbian_digits_small": {"model": "hebbian", "task": "digits", "epochs": 200,
                              "params": {"hidden": 32, "rule": "competitive",
                                         "rule_params": {"p": 2.0, "k": 2, "delta": 0.4}, "w_inh": 0.3,
@@ -60,15 +61,32 @@ PRESETS = {
 }
 
 
+def random_control_params(params: dict, model_name: str) -> dict:
+    """The random-features control of constructor parameters ``params`` of model ``model_name``.
+
+    The hidden weights stay random: ``rule='none'`` and ``rule_params=None``; a model with a
+    ``current`` parameter gets the plain ``'dot'`` current (the p-metric current needs a learned
+    metric). Used by :func:`control` and by studies (``random_control = true``).
+
+    Returns
+    -------
+    dict
+        A new dict: ``params`` with those entries set (``params`` itself is not modified).
+    """
+    from sim import models
+    out = {**params, "rule": "none", "rule_params": None}
+    if "current" in models.REGISTRY[model_name].param_names():
+        out["current"] = "dot"
+    return out
+
+
 def control(name: str) -> dict:
     """The random-features control of Hebbian preset ``name``: same network and readout, fixed
-    random hidden weights (``rule='none'``; the p-metric current needs a learned metric, so the
-    control uses the plain current)."""
+    random hidden weights (:func:`random_control_params`); returns the preset dict as :func:`get`."""
     preset = get(name)
     if preset["model"] != "hebbian":
         raise ValidationError("preset", name, "only Hebbian presets have a random-features control")
-    params = preset["params"]
-    params.update(rule="none", rule_params=None, current="dot")
+    preset["params"] = random_control_params(preset["params"], preset["model"])
     return preset
 
 

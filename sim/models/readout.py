@@ -10,15 +10,16 @@ __all__ = ["LinearReadout"]
 class LinearReadout(HebbianNet):
     """The readout-only control: the same delta-rule readout on the raw inputs (no hidden layer).
 
-    Parameters are those of `HebbianNet`'s readout; the hidden layer is absent (``hidden=0``).
+    Parameters are those of `HebbianNet`'s readout; the hidden layer is absent (``hidden=0``,
+    ``rule='none'``). `get_params` shows only these; the other `HebbianNet` attributes keep
+    their defaults.
     """
 
     model_name = "readout"
 
     def __init__(self, readout_scaling="none", readout_optimizer="adam", readout_lr=1e-3,
                  readout_decay=0.0, lr_schedule="constant", batch_size=100, dtype="float32", seed=0):
-        hp = HebbianNet(hidden=0, rule="none").get_params()
-        hp.update(readout_scaling=readout_scaling, readout_optimizer=readout_optimizer,
-                  readout_lr=readout_lr, readout_decay=readout_decay, lr_schedule=lr_schedule,
-                  batch_size=batch_size, dtype=dtype, seed=seed)
-        self.__dict__["_hp"] = hp  # the full HebbianNet parameter set; get_params shows these 8
+        super().__init__(hidden=0, rule="none", readout_scaling=readout_scaling,
+                         readout_optimizer=readout_optimizer, readout_lr=readout_lr,
+                         readout_decay=readout_decay, lr_schedule=lr_schedule, batch_size=batch_size,
+                         dtype=dtype, seed=seed)

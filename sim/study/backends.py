@@ -1,7 +1,7 @@
 """Run a study: serially, on a local process pool, or on a Dask distributed cluster.
 
 :func:`run_study` validates the config, writes the manifest, skips runs whose files are
-already in the store (and verified), and executes the rest with `sim.runner.execute_run`.
+already in the store (and verified), and executes the rest with `sim.study.worker.execute_run`.
 The parent process writes each finished run atomically as soon as it arrives, so a killed
 study loses only the runs in flight, and re-running it picks up where it stopped. Every run
 draws only from its own seeds, so results are identical (bit for bit) whatever the backend,
@@ -24,13 +24,13 @@ import threading
 import time
 import uuid
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-from sim.study import config as _study
 from sim.errors import ValidationError
-from sim.study.worker import execute_packed
+from sim.study.config import load as load_study
 from sim.study.store import DONE, Store
+from sim.study.worker import execute_packed
 
 __all__ = ["run_study", "cores", "pool_start_method", "DEFAULT_BLAS_THREADS"]
 
@@ -55,7 +55,8 @@ def pool_start_method() -> str:
     return "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
 
 
-_PRELOAD = ["sim.study.worker", "sim.study.store", "sim.models", "sim.tasks", "sklearn.datasets", "sklearn.model_selection"]
+_PRELOAD = ["sim.study.worker", "sim.study.store", "sim.models", "sim.tasks", "sklearn.datasets",
+            "sklearn.model_selection"]
 
 
 # BLAS threads per run. The models' matrices are small (batches of 20-100 x a few hundred
@@ -124,7 +125,7 @@ def run_study(config, out=None, *, workers: int | None = None, scheduler: str | 
     method = pool_start_method()
     if scheduler is None and workers != 1 and method == "forkserver":
         _prestart_forkserver()  # the server process starts while the config is validated
-    study = _study.load(config)
+    study = load_study(config)
     specs = study.runs()
     out = Path(out) if out is not None else Path("results") / study.name
     n_cores = cores()
@@ -159,7 +160,7 @@ def run_study(config, out=None, *, workers: int | None = None, scheduler: str | 
                "backend": backend, "workers": 1 if backend == "serial" else workers,
                "blas_threads": threads, "start_method": method if backend == "processes" else None,
                "run_seconds": 0.0}
-    started, t0 = datetime.now(timezone.utc), time.perf_counter()
+    started, t0 = datetime.now(UTC), time.perf_counter()
     run_seconds = {}
     bar = _progress_bar(len(todo), study.name, progress)
     try:
@@ -186,10 +187,10 @@ def run_study(config, out=None, *, workers: int | None = None, scheduler: str | 
         manifest.setdefault("run_seconds", {}).update(run_seconds)
         manifest.setdefault("invocations", []).append({
             "started": started.isoformat(timespec="seconds"),
-            "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "finished": datetime.now(UTC).isoformat(timespec="seconds"),
             **{k: v for k, v in summary.items() if k not in ("out", "corrupt")},
             "corrupt_recomputed": len(corrupt)})
-        manifest["updated"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        manifest["updated"] = datetime.now(UTC).isoformat(timespec="seconds")
         store.write_manifest(manifest)
     return summary
 
@@ -237,7 +238,7 @@ def _failed(spec, exc):
     result = {"run_id": spec["run_id"], "config": spec, "status": "failed",
               "error": f"{type(exc).__name__}: {exc}", "traceback": "", "history": None,
               "evaluation": None, "seconds": 0.0,
-              "computed_at": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
+              "computed_at": datetime.now(UTC).isoformat(timespec="microseconds"),
               "host": "", "pid": None, "blas_threads": None}
     return result, b""
 

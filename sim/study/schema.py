@@ -1,8 +1,10 @@
-"""Validation of the sections of a study config, each error naming its key path.
+"""Validation of a study config, each error naming its key path.
 
-Private helpers of `sim.study` (``parse`` calls them): type checks that name the key
-(``models.mlp.lr``), the task, model and conditions sections, presets and the random-features
-control.
+:func:`validate` checks a parsed TOML dict section by section (the top-level keys, the tasks,
+the models with their presets and random-features controls, the conditions) and returns the
+fields of a `sim.study.Study`; `sim.study.config.parse` calls it. The helpers below it are
+private: type checks that name the key (``models.mlp.lr``), as `sim.validation` does for
+function arguments (integers are checked by `sim.validation.check_int` itself).
 """
 
 from __future__ import annotations
@@ -11,11 +13,67 @@ import numbers
 
 import numpy as np
 
+from sim import models, tasks
 from sim.errors import ValidationError
+from sim.models import presets
+from sim.study.spec import canonical_json, tuples
+from sim.validation import check_int
 
+__all__ = ["validate", "TOP_KEYS", "SPLITS", "MODEL_KEYS"]
+
+TOP_KEYS = ("name", "description", "root_seed", "seeds", "epochs", "split", "tasks", "models",
+            "conditions")
+SPLITS = ("per_seed", "fixed")
 MODEL_KEYS = ("model", "preset", "epochs", "tasks", "random_control")
 CONDITION_KEYS = ("noise", "occlusion", "train_per_class", "sequential")
 SEQUENTIAL_KEYS = ("tasks", "first", "second", "epochs")
+
+
+def validate(raw: dict, default_name: str = "study") -> dict:
+    """Validate a parsed TOML study (see `sim.study.config`) and return its fields.
+
+    Parameters
+    ----------
+    raw : dict
+        The config as parsed from TOML (not modified).
+    default_name : str
+        The study's name when ``raw`` has none (the file name).
+
+    Returns
+    -------
+    dict
+        ``name``, ``description``, ``root_seed``, ``seeds``, ``epochs``, ``split``, ``tasks``,
+        ``models`` and ``conditions``: the fields of a `sim.study.Study` (see there) but
+        ``raw`` and ``source``.
+
+    Raises
+    ------
+    ValidationError
+        Named by the key path of the first invalid key, e.g. ``models.mlp.lr``.
+    """
+    _table("config", raw)
+    _keys("", raw, TOP_KEYS)
+    name = _str("name", raw.get("name", default_name))
+    if any(c in name for c in "/\\") or name.startswith("."):
+        raise ValidationError("name", name, "must be usable as a directory name")
+    description = raw.get("description", "")
+    if not isinstance(description, str):
+        raise ValidationError("description", description, "must be a string")
+    root_seed = check_int("root_seed", raw.get("root_seed", 0), low=0)
+    seeds = check_int("seeds", raw.get("seeds", 1), low=1)
+    epochs = check_int("epochs", raw.get("epochs", 10), low=1)
+    split = _str("split", raw.get("split", "per_seed"), SPLITS)
+    if "tasks" not in raw or not _table("tasks", raw["tasks"]):
+        raise ValidationError("tasks", raw.get("tasks"), "at least one [tasks.<name>] table is required")
+    if "models" not in raw or not _table("models", raw["models"]):
+        raise ValidationError("models", raw.get("models"), "at least one [models.<label>] table is required")
+    task_info = {label: _parse_task(label, spec) for label, spec in raw["tasks"].items()}
+    model_info = {label: _parse_model(label, spec, epochs, task_info)
+                  for label, spec in raw["models"].items()}
+    conditions = _parse_conditions(raw.get("conditions", {}), task_info)
+    return {"name": name, "description": description, "root_seed": root_seed, "seeds": seeds,
+            "epochs": epochs, "split": split, "tasks": task_info, "models": model_info,
+            "conditions": conditions}
 
 
 def _table(path, value):
@@ -29,14 +87,6 @@ def _keys(path, table, allowed):
         if key not in allowed:
             raise ValidationError(f"{path}.{key}" if path else key, table[key],
                                   f"unknown key; allowed: {', '.join(allowed)}")
-
-
-def _int(path, value, low=None):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValidationError(path, value, "must be an integer")
-    if low is not None and value < low:
-        raise ValidationError(path, value, f"must be >= {low}")
-    return int(value)
 
 
 def _str(path, value, choices=None):
@@ -61,22 +111,12 @@ def _fraction(path, value, high=None):
     return float(value)
 
 
-def _tuples(value):
-    """TOML arrays become tuples (model parameters such as ``hidden = [64, 64]``)."""
-    if isinstance(value, list):
-        return tuple(_tuples(v) for v in value)
-    if isinstance(value, dict):
-        return {k: _tuples(v) for k, v in value.items()}
-    return value
-
-
 def _relabel(exc: ValidationError, prefix: str) -> ValidationError:
     name = exc.parameter if exc.parameter.startswith(prefix) else f"{prefix}.{exc.parameter}"
     return ValidationError(name, exc.value, exc.requirement)
 
 
 def _parse_task(label, spec):
-    from sim import tasks
     path = f"tasks.{label}"
     spec = dict(_table(path, spec))
     where = f"{path}.task" if "task" in spec else path
@@ -97,7 +137,6 @@ def _parse_task(label, spec):
 
 
 def _parse_model(label, spec, default_epochs, task_info):
-    from sim import models
     path = f"models.{label}"
     spec = dict(_table(path, spec))
     if "model" not in spec and "preset" not in spec:
@@ -112,14 +151,14 @@ def _parse_model(label, spec, default_epochs, task_info):
     name = _str(f"{path}.model", spec.pop("model"), models.names())
     if preset_model is not None and preset_model != name:
         raise ValidationError(f"{path}.preset", preset_model, f"is a {preset_model} preset, not {name}")
-    if control and "rule" not in models.REGISTRY[name]._param_names():
+    if control and "rule" not in models.REGISTRY[name].param_names():
         raise ValidationError(f"{path}.random_control", control, f"needs a model with a hidden 'rule' "
                               f"(hebbian), not {name}")
     if "epochs" in spec:
-        epochs = _int(f"{path}.epochs", spec.pop("epochs"), low=1)
+        epochs = check_int(f"{path}.epochs", spec.pop("epochs"), low=1)
     overrides = _table(f"{path}.tasks", spec.pop("tasks", {}))
-    params.update(_tuples(spec))
-    base = _build_params(path, name, _control(params, name) if control else params)
+    params.update(tuples(spec))
+    base = _build_params(path, name, presets.random_control_params(params, name) if control else params)
     for t_label in overrides:
         if t_label not in task_info:
             raise ValidationError(f"{path}.tasks.{t_label}", overrides[t_label],
@@ -128,17 +167,19 @@ def _parse_model(label, spec, default_epochs, task_info):
     for t_label in task_info:
         t_path = f"{path}.tasks.{t_label}"
         over = dict(_table(t_path, overrides.get(t_label, {})))
-        task_overrides[t_label] = _tuples(dict(over))
+        task_overrides[t_label] = tuples(dict(over))
         t_params, t_epochs = params, epochs
         if "preset" in over:  # a task preset replaces the model-level parameters
             t_params, t_epochs, t_model = _preset(f"{t_path}.preset", over.pop("preset"))
             if t_model != name:
                 raise ValidationError(f"{t_path}.preset", t_model, f"is a {t_model} preset, not {name}")
         if "epochs" in over:
-            t_epochs = _int(f"{t_path}.epochs", over.pop("epochs"), low=1)
+            t_epochs = check_int(f"{t_path}.epochs", over.pop("epochs"), low=1)
         if over or t_params is not params:
-            t_params = {**t_params, **_tuples(over)}
-            by_task[t_label] = _build_params(t_path, name, _control(t_params, name) if control else t_params)
+            t_params = {**t_params, **tuples(over)}
+            if control:
+                t_params = presets.random_control_params(t_params, name)
+            by_task[t_label] = _build_params(t_path, name, t_params)
         else:
             by_task[t_label] = base
         epochs_by_task[t_label] = t_epochs
@@ -147,29 +188,17 @@ def _parse_model(label, spec, default_epochs, task_info):
 
 
 def _preset(path, value):
-    from sim.models import presets
     preset = presets.get(_str(path, value, presets.names()))
     return dict(preset["params"]), preset["epochs"], preset["model"]
 
 
-def _control(params, name):
-    """The random-features control of ``params`` (as `sim.presets.control`): hidden weights stay
-    random (``rule='none'``, no rule parameters, plain dot-product current)."""
-    from sim import models
-    out = {**params, "rule": "none", "rule_params": None}
-    if "current" in models.REGISTRY[name]._param_names():
-        out["current"] = "dot"
-    return out
-
-
 def _build_params(path, name, params):
     """Build the model to validate ``params``; return its full parameter set (without seed)."""
-    from sim import models
     if "seed" in params:
         raise ValidationError(f"{path}.seed", params["seed"], "is set by the study (root_seed, seeds)")
     try:
         model = models.make(name, **params, seed=0)
-        model._validate_params()
+        model.validate_params()
     except ValidationError as exc:
         exc = _relabel(exc, path)
         if exc.requirement.startswith("unknown parameter"):
@@ -178,7 +207,6 @@ def _build_params(path, name, params):
         raise exc from None
     except (TypeError, ValueError) as exc:
         raise ValidationError(path, params, f"refused by {name} ({exc})") from None
-    from sim.study.config import canonical_json
     full = {k: v for k, v in model.get_params().items() if k != "seed"}
     try:
         canonical_json(full)
@@ -202,10 +230,10 @@ def _parse_conditions(raw, task_info):
             _keys(path, value, ("sizes", "tasks"))
             if "sizes" not in value:
                 raise ValidationError(f"{path}.sizes", None, "is required")
-            sizes = _list(f"{path}.sizes", value["sizes"], lambda p, v: _int(p, v, low=1))
+            sizes = _list(f"{path}.sizes", value["sizes"], lambda p, v: check_int(p, v, low=1))
             labels = _task_labels(f"{path}.tasks", value.get("tasks", list(task_info)), task_info)
         else:
-            sizes = _list(path, value, lambda p, v: _int(p, v, low=1))
+            sizes = _list(path, value, lambda p, v: check_int(p, v, low=1))
             labels = list(task_info)
         for t_label in labels:
             if max(sizes) > task_info[t_label]["min_class"]:
@@ -222,7 +250,7 @@ def _parse_conditions(raw, task_info):
         labels = _task_labels(f"{path}.tasks", seq["tasks"], task_info)
         parts = {}
         for key in ("first", "second"):
-            parts[key] = _list(f"{path}.{key}", seq[key], lambda p, v: _int(p, v, low=0))
+            parts[key] = _list(f"{path}.{key}", seq[key], lambda p, v: check_int(p, v, low=0))
             if len(set(parts[key])) != len(parts[key]):
                 raise ValidationError(f"{path}.{key}", seq[key], "classes must be distinct")
             for t_label in labels:
@@ -231,7 +259,7 @@ def _parse_conditions(raw, task_info):
                     raise ValidationError(f"{path}.{key}", seq[key], f"task {t_label!r} has classes 0..{n - 1}")
         if set(parts["first"]) & set(parts["second"]):
             raise ValidationError(f"{path}.second", seq["second"], "must not share classes with first")
-        epochs = _int(f"{path}.epochs", seq["epochs"], low=1) if "epochs" in seq else None
+        epochs = check_int(f"{path}.epochs", seq["epochs"], low=1) if "epochs" in seq else None
         out["sequential"] = {"tasks": labels, **parts, "epochs": epochs}
     return out
 

@@ -2,7 +2,8 @@
 
 Layout of a store ``DIR``::
 
-    manifest.json        config (as parsed), expected runs, versions, root seed, host, timings
+    manifest.json        config (as parsed), task labels in config order, expected runs,
+                         versions, root seed, host, timings
     runs/<run_id>.json   one run, canonical JSON on one line (``python -m json.tool`` shows
                          it): run_id, config (the run spec), status (finished / diverged /
                          failed), error, traceback, history (`History.to_dict`), evaluation
@@ -11,49 +12,47 @@ Layout of a store ``DIR``::
                          seconds, computed_at, host, pid, arrays, npz_sha256 and checksum
     runs/<run_id>.npz    arrays analyses need (probe_hidden, probe_labels, probe_index, W1,
                          grid_x / grid_y / grid_pred for 2-D tasks)
-    table.csv            one row per run x epoch (see `COLUMNS`), sorted by run_id, epoch
+    table.csv            one row per run x epoch (columns: `sim.study.table.COLUMNS`), sorted
+                         by run_id, epoch
 
 Every file is written atomically (temporary file in the same directory, fsync, rename), so a
 reader sees either the old or the new file, never half of one. A run's ``checksum`` is the
 SHA-256 of the canonical JSON of all its other fields, which include ``npz_sha256`` (the
 SHA-256 of the ``.npz`` bytes): a truncated, hand-edited or mismatched file is detected
-(:class:`CorruptRun`) and never used; `sim.execute.run_study` recomputes it.
+(:class:`CorruptRun`) and never used; `sim.study.backends.run_study` recomputes it.
 
-Open a store with :func:`open` (``from sim import store; st = store.open("results/quick")``).
+Open a store with :func:`open` (``from sim.study import store; st = store.open("results/quick")``).
+Besides the stored results it answers what analyses need to know about a run without
+re-running it: its task (:meth:`Store.task`), the training rows it fitted
+(:meth:`Store.train_indices`) and the study's task order (:meth:`Store.task_order`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import hashlib
 import io
 import json
-import math
 import os
 import platform
 import socket
 import sys
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
+import sim
 from sim.errors import ValidationError
-from sim.study.config import canonical_json
+from sim.study.spec import canonical_json, load_task, training_rows
+from sim.study.table import COLUMNS, WALL_CLOCK_COLUMNS, csv_text, read_csv, table_rows
 
-__all__ = ["Store", "CorruptRun", "open", "COLUMNS", "atomic_write", "pack_arrays", "versions"]
+# the table's columns and rows are defined in sim.study.table; re-exported here
+__all__ = ["Store", "CorruptRun", "open", "COLUMNS", "WALL_CLOCK_COLUMNS", "table_rows",
+           "atomic_write", "pack_arrays", "versions"]
 
 FORMAT = "neurocompare-store/1"
-ID_COLUMNS = ("run_id", "task", "model", "model_name", "kind", "seed", "condition", "status")
-METRIC_COLUMNS = ("epoch", "samples_seen", "seconds", "train_loss", "train_accuracy", "test_loss",
-                  "test_accuracy", "active_fraction", "dead_fraction", "converged_fraction",
-                  "silent_inputs", "settle_steps")
-COLUMNS = ID_COLUMNS + METRIC_COLUMNS
-INT_COLUMNS = ("seed", "epoch", "samples_seen")
-TEXT_COLUMNS = ID_COLUMNS[:-3] + ID_COLUMNS[-2:]  # everything in ID_COLUMNS except seed
-WALL_CLOCK_COLUMNS = ("seconds",)
 DONE = ("finished", "diverged")
 
 
@@ -93,9 +92,8 @@ def versions() -> dict:
     """Versions of Python and the numerical stack (recorded in the manifest)."""
     import scipy
     import sklearn
-    from sim import __version__
     out = {"python": platform.python_version(), "numpy": np.__version__, "scipy": scipy.__version__,
-           "scikit-learn": sklearn.__version__, "neurocompare": __version__}
+           "scikit-learn": sklearn.__version__, "neurocompare": sim.__version__}
     try:
         import threadpoolctl
         out["threadpoolctl"] = threadpoolctl.__version__
@@ -108,7 +106,7 @@ def versions() -> dict:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _checksum(body: dict) -> str:
@@ -128,6 +126,7 @@ class Store:
     def __init__(self, path):
         self.path = Path(path)
         self.runs_dir = self.path / "runs"
+        self._tasks = {}  # (task_name, task_params, task_seed) -> Task, see task()
 
     def __repr__(self) -> str:
         return f"Store({str(self.path)!r})"
@@ -151,7 +150,8 @@ class Store:
         atomic_write(self.manifest_path, json.dumps(manifest, indent=1, sort_keys=True, default=str))
 
     def begin(self, study, specs: list[dict]) -> dict:
-        """Create the directory and write the manifest of ``study`` (runs pending until written)."""
+        """Create the directory and write the manifest of ``study`` (runs pending until written);
+        return the manifest."""
         self.runs_dir.mkdir(parents=True, exist_ok=True)
         for stale in self.runs_dir.glob(".*.tmp"):  # left by a killed writer: never read
             with contextlib.suppress(OSError):
@@ -160,6 +160,7 @@ class Store:
         manifest = {
             "format": FORMAT, "name": study.name, "description": study.description,
             "source": study.source, "config": study.raw, "root_seed": study.root_seed,
+            "tasks": list(study.tasks),  # config order (the JSON sorts the config's keys)
             "versions": versions(), "host": socket.gethostname(), "platform": platform.platform(),
             "created": old.get("created", _now()), "updated": _now(),
             "runs": {s["run_id"]: {k: s[k] for k in ("task", "model", "model_name", "kind", "seed",
@@ -251,7 +252,7 @@ class Store:
         """Move a corrupt run's files aside (``runs/corrupt/``) so they are never read again."""
         target = self.runs_dir / "corrupt"
         target.mkdir(exist_ok=True)
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
         for path in (self.json_path(run_id), self.npz_path(run_id)):
             if path.exists():
                 os.replace(path, target / f"{path.name}.{stamp}")
@@ -297,6 +298,48 @@ class Store:
         return {"total": len(self.run_ids()), **{k: len(v) for k, v in states.items()},
                 "ids": states}
 
+    # ----- what analyses ask about runs (a run: a result dict or its spec, result["config"])
+    def task_order(self) -> list[str]:
+        """The study's task labels in config order (list of str): the manifest's ``tasks``
+        (written by :meth:`begin`), else the order of first appearance in the runs (by run_id)."""
+        manifest = self.manifest()
+        if isinstance(manifest.get("tasks"), list):
+            return list(manifest["tasks"])
+        specs = list((manifest.get("runs") or {}).values()) or [r["config"] for r in self.runs()]
+        return list(dict.fromkeys(s["task"] for s in specs))
+
+    def task(self, run: dict):
+        """The task of a run (data and split only; no model is built).
+
+        Returns
+        -------
+        sim.tasks.Task
+            ``sim.tasks.load(task_name, seed=task_seed, **task_params)`` of the run's spec, as
+            the worker loaded it (`sim.study.spec.load_task`); cached by this store, read-only.
+        """
+        spec = _spec_of(run)
+        key = (spec["task_name"], canonical_json(spec["task_params"]), spec["task_seed"])
+        if key not in self._tasks:
+            self._tasks[key] = load_task(spec)
+        return self._tasks[key]
+
+    def train_indices(self, run: dict) -> np.ndarray:
+        """The training rows a standard or subsample run was trained on, replaying the worker
+        (`sim.study.spec.training_task`: `sim.tasks.subsample` with `sim.seeds.subsample_rng`).
+
+        Returns
+        -------
+        ndarray of int64
+            Sorted positions in ``task(run).X_train`` (all of them for a standard run).
+
+        Raises
+        ------
+        ValidationError
+            For a sequential run (it trains on two class subsets in turn).
+        """
+        spec = _spec_of(run)
+        return training_rows(spec, self.task(spec))
+
     # ----- the tidy table -----------------------------------------------------------------
     @property
     def table_path(self) -> Path:
@@ -304,57 +347,19 @@ class Store:
 
     def rebuild_table(self) -> int:
         """Rewrite ``table.csv`` (atomically) from the verified run files; return its row count."""
-        rows = [row for result in self.runs() for row in table_rows(result)]
-        rows.sort(key=lambda r: (r["run_id"], r["epoch"]))
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: _cell(row.get(k)) for k in COLUMNS})
+        text, n_rows = csv_text(self.runs())
         self.path.mkdir(parents=True, exist_ok=True)
-        atomic_write(self.table_path, buf.getvalue())
-        return len(rows)
+        atomic_write(self.table_path, text)
+        return n_rows
 
     def table(self) -> list[dict]:
         """``table.csv`` as a list of dicts (ints, floats with NaN for empty cells, strings)."""
-        with self.table_path.open(newline="") as fh:
-            return [{k: _parse_cell(k, v) for k, v in row.items()} for row in csv.DictReader(fh)]
+        return read_csv(self.table_path)
 
 
-def table_rows(result: dict) -> list[dict]:
-    """The table rows (one per epoch) of one run result."""
-    cfg = result["config"]
-    condition = cfg.get("condition") or {}
-    if cfg["kind"] == "subsample":
-        cond = f"train_per_class={condition['train_per_class']}"
-    elif cfg["kind"] == "sequential":
-        cond = ("first=" + "-".join(map(str, condition["first"])) + ";second="
-                + "-".join(map(str, condition["second"])))
-    else:
-        cond = ""
-    ids = {"run_id": result["run_id"], "task": cfg["task"], "model": cfg["model"],
-           "model_name": cfg["model_name"], "kind": cfg["kind"], "seed": cfg["seed"],
-           "condition": cond, "status": result.get("status", "")}
-    records = (result.get("history") or {}).get("records", [])
-    return [{**ids, **{k: rec.get(k) for k in METRIC_COLUMNS}} for rec in records]
-
-
-def _cell(value):
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return repr(value)  # shortest exact round trip; nan / inf as text
-    return value
-
-
-def _parse_cell(key, text):
-    if key in TEXT_COLUMNS:
-        return text
-    if text == "":
-        return None if key in INT_COLUMNS else math.nan
-    if key in INT_COLUMNS:
-        return int(text)
-    return float(text)
+def _spec_of(run: dict) -> dict:
+    """The run spec of a run result, or the spec itself."""
+    return run["config"] if isinstance(run.get("config"), dict) else run
 
 
 def open(path) -> Store:  # noqa: A001 - the store's natural verb: ``store.open(DIR)``

@@ -1,42 +1,35 @@
 """One run of a study: load the task, build the model, train, evaluate; never raises.
 
 :func:`execute_run` is what every backend (serial, process pool, Dask) calls with a run spec
-from `sim.study.Study.runs`. It returns ``(result, arrays)``: a JSON-ready result dict and a
-dict of numpy arrays for the ``.npz`` file. Any exception becomes a result with status
-``"failed"`` and the traceback's last line as ``error``; a diverging run has status
-``"diverged"`` and keeps its History. The numbers depend only on the spec (seeds included),
-never on the process, the worker count or the order of runs.
+from `sim.study.spec.run_specs` (`sim.study.Study.runs`). It returns ``(result, arrays)``: a
+JSON-ready result dict and a dict of numpy arrays for the ``.npz`` file. Any exception becomes
+a result with status ``"failed"`` and the traceback's last line as ``error``; a diverging run
+has status ``"diverged"`` and keeps its History. The numbers depend only on the spec (seeds
+included), never on the process, the worker count or the order of runs.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
-import json
 import os
 import socket
 import time
 import traceback
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 
-from sim.study.schema import _tuples
-from sim.seeds import eval_rng, subsample_rng
+from sim import models
+from sim.errors import ValidationError
+from sim.learning import rules
+from sim.models.alignment import feedback_alignment, hebbian_alignment
+from sim.seeds import eval_rng
+from sim.study.spec import load_task, training_task, tuples
+from sim.study.store import pack_arrays
+from sim.tasks import add_noise, class_subset, occlude
 
+# load_task lives in sim.study.spec; it is re-exported here
 __all__ = ["execute_run", "execute_packed", "load_task"]
-
-
-@functools.lru_cache(maxsize=8)
-def _load_task_cached(name, params_json, seed):
-    from sim import tasks
-    return tasks.load(name, seed=seed, **json.loads(params_json))
-
-
-def load_task(spec: dict):
-    """The (cached, read-only) task of a run spec."""
-    return _load_task_cached(spec["task_name"], json.dumps(spec["task_params"], sort_keys=True),
-                             spec["task_seed"])
 
 
 def execute_run(spec: dict, blas_threads: int | None = None) -> tuple[dict, dict]:
@@ -66,7 +59,7 @@ def execute_run(spec: dict, blas_threads: int | None = None) -> tuple[dict, dict
         arrays = {}
     result.update({
         "run_id": spec["run_id"], "config": spec, "seconds": time.perf_counter() - t0,
-        "computed_at": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
+        "computed_at": datetime.now(UTC).isoformat(timespec="microseconds"),
         "host": socket.gethostname(), "pid": os.getpid(), "blas_threads": blas_threads,
     })
     result.setdefault("error", "")
@@ -76,7 +69,6 @@ def execute_run(spec: dict, blas_threads: int | None = None) -> tuple[dict, dict
 def execute_packed(spec: dict, blas_threads: int | None = None) -> tuple[dict, bytes]:
     """:func:`execute_run` with the arrays already packed as ``.npz`` bytes (done in the worker,
     so the parent process only writes files)."""
-    from sim.study.store import pack_arrays
     result, arrays = execute_run(spec, blas_threads)
     if not arrays:
         return result, b""
@@ -85,19 +77,15 @@ def execute_packed(spec: dict, blas_threads: int | None = None) -> tuple[dict, b
 
 
 def _execute(spec):
-    from sim import models
-    from sim.tasks import add_noise, class_subset, occlude, subsample
     task = load_task(spec)
-    model = models.make(spec["model_name"], **_tuples(spec["params"]), seed=spec["model_seed"])
+    model = models.make(spec["model_name"], **tuples(spec["params"]), seed=spec["model_seed"])
     kind, epochs = spec["kind"], spec["epochs"]
     result = {}
     if kind == "sequential":
-        train_task, extra = _sequential(model, task, spec, epochs, class_subset)
+        train_task, extra = _sequential(model, task, spec, epochs)
         result["sequential"] = extra.pop("curves")
     else:
-        train_task = task
-        if kind == "subsample":
-            train_task = subsample(task, spec["condition"]["train_per_class"], subsample_rng(spec))
+        train_task = training_task(spec, task)  # the task, or its nested subset
         model.fit(train_task, epochs=epochs, callback=_alignment_recorder(model, train_task))
         extra = {}
     history = model.history_
@@ -125,7 +113,7 @@ def _execute(spec):
     return result, arrays
 
 
-def _sequential(model, task, spec, epochs, class_subset):
+def _sequential(model, task, spec, epochs):
     """Train on classes ``first`` then (partial_fit) on ``second``; record both test accuracies."""
     first = class_subset(task, spec["condition"]["first"], relabel=False)
     second = class_subset(task, spec["condition"]["second"], relabel=False)
@@ -159,22 +147,14 @@ def _sequential(model, task, spec, epochs, class_subset):
 
 def _arrays(model, task, ev):
     """Probe representations, first-layer weights and (2-D tasks) the decision grid."""
-    from sim.errors import ValidationError
     n_probe = min(int(ev.get("probe", 500)), task.n_test)
     probe = np.arange(n_probe, dtype=np.int64)
     arrays = {"probe_index": probe, "probe_labels": np.asarray(task.y_test[probe])}
     try:
-        arrays["probe_hidden"] = np.asarray(model.hidden(task.X_test[probe]))
+        arrays["probe_hidden"] = np.asarray(model.hidden_rates(task.X_test[probe]))
     except ValidationError:  # no hidden layer (e.g. the readout-only control)
         pass
-    net = getattr(model, "network_", None)
-    if net is not None and net.connections:
-        arrays["W1"] = np.array(net.connections[0].W, order="C")
-    if getattr(model, "_N", 0):  # a Hebbian readout, for read-outs of the code at other times
-        arrays["readout_W"] = np.array(model._Wr, order="C")
-        arrays["readout_b"] = np.array(model._br)
-        rms = model.readout_scaling == "rms" and model._ms_count
-        arrays["readout_scale"] = (np.sqrt(model._ms) + 1e-12) if rms else np.ones_like(model._ms)
+    arrays.update(model.export_arrays())  # W1; a Hebbian readout, to read out the code at other times
     size = int(ev.get("grid", 0))
     if size and task.n_features == 2:
         X = np.concatenate([task.X_train, task.X_test])
@@ -188,16 +168,14 @@ def _arrays(model, task, ev):
 
 def _alignment_recorder(model, task, n: int = 256):
     """Callback adding, per epoch, the cosine between the model's local hidden update and the
-    backprop gradient on a fixed batch of training inputs (`sim.alignment`): ``alignment`` for
-    Hebbian rules, ``fa_alignment`` for feedback-alignment MLPs; None for other models."""
-    from sim.models.alignment import feedback_alignment, hebbian_alignment
-    from sim.errors import ValidationError
+    backprop gradient on a fixed batch of training inputs (`sim.models.alignment`): ``alignment``
+    for plastic Hebbian rules, ``fa_alignment`` for feedback-alignment MLPs; None for other models."""
     X, y = task.X_train[:n], task.y_train[:n]
-    if getattr(model, "_hp", {}).get("learning") == "feedback_alignment":
+    if model.get_params().get("learning") == "feedback_alignment":
         def record_fa(m, record):
             record["fa_alignment"] = float(np.mean(feedback_alignment(m, X, y)))
         return record_fa
-    if model.model_name != "hebbian" or model.get_params().get("rule") == "none":
+    if model.model_name != "hebbian" or not rules.rule_class(model.rule).plastic:
         return None
 
     def record_hebbian(m, record):

@@ -1,4 +1,4 @@
-"""Weight initializers and the `Connection` between two populations.
+"""The `Connection` between two populations: weights, bias, structural constraints, state.
 
 A connection from ``n_pre`` presynaptic to ``n_post`` postsynaptic units holds a weight
 matrix ``W`` of shape ``(n_post, n_pre)`` and a bias ``b`` of shape ``(n_post,)``. It maps
@@ -10,6 +10,9 @@ Structural constraints (a fixed sparsity mask, Dale's law, weight bounds, a per-
 ceiling) are imposed at construction and re-imposed in place by :meth:`Connection.constrain`,
 which learning rules call after every update. All randomness comes from the
 `numpy.random.Generator` passed in.
+
+What is where: the weight initializers (:func:`init_weights`, :func:`initializer_names`,
+``DEFAULT_NORMAL_SCALE``) live in `sim.substrate.initializers` and are re-exported here.
 """
 
 from __future__ import annotations
@@ -19,86 +22,16 @@ import numbers
 import numpy as np
 
 from sim.errors import ValidationError
-from sim.validation import as_generator, check_array, check_choice, check_dtype, check_int, check_number
+from sim.substrate.initializers import (
+    DEFAULT_NORMAL_SCALE,
+    canonical_initializer,
+    check_scale,
+    init_weights,
+    initializer_names,
+)
+from sim.validation import as_generator, check_array, check_dtype, check_int, check_number
 
 __all__ = ["initializer_names", "init_weights", "Connection", "DEFAULT_NORMAL_SCALE"]
-
-#: Standard deviation of the ``"normal"`` initializer when ``scale`` is not given.
-DEFAULT_NORMAL_SCALE = 0.01
-
-_ALIASES = {"xavier_uniform": "glorot_uniform"}
-_INITIALIZERS = ("glorot_uniform", "he_normal", "normal", "uniform", "zeros")
-
-
-def initializer_names() -> list[str]:
-    """Names accepted by :func:`init_weights` (aliases included), sorted."""
-    return sorted((*_INITIALIZERS, *_ALIASES))
-
-
-def _check_shape(shape) -> tuple[int, int]:
-    if not isinstance(shape, (tuple, list)) or len(shape) != 2:
-        raise ValidationError("shape", shape, "must be a pair (n_post, n_pre)")
-    return check_int("shape[0] (n_post)", shape[0], low=1), check_int("shape[1] (n_pre)", shape[1], low=1)
-
-
-def _check_scale(scale) -> float | None:
-    if scale is None:
-        return None
-    return check_number("scale", scale, low=0.0, low_open=True)
-
-
-def init_weights(name: str, shape, rng, *, dtype=np.float32, scale: float | None = None) -> np.ndarray:
-    """Draw an initial weight matrix.
-
-    Parameters
-    ----------
-    name : str
-        One of :func:`initializer_names` (case-insensitive). With ``fan_in = n_pre`` and
-        ``fan_out = n_post``:
-
-        * ``"glorot_uniform"`` (alias ``"xavier_uniform"``): ``U(-a, a)``,
-          ``a = gain * sqrt(6 / (fan_in + fan_out))``; std ``a / sqrt(3)``.
-        * ``"he_normal"``: ``N(0, gain^2 * 2 / fan_in)``.
-        * ``"normal"``: ``N(0, scale^2)``, ``scale`` default ``DEFAULT_NORMAL_SCALE = 0.01``.
-        * ``"uniform"``: ``U(-scale, scale)``, ``scale`` default ``1 / sqrt(fan_in)``.
-        * ``"zeros"``: all zeros (``scale`` ignored, no draw).
-
-        For glorot and he, ``scale`` is a multiplicative gain (default 1).
-    shape : tuple of int
-        ``(n_post, n_pre)``.
-    rng : numpy.random.Generator or int
-        Source of randomness (see `sim.validation.as_generator`).
-    dtype : {float32, float64}
-        Output dtype. Draws are made in float64 and cast, so both dtypes see the same values.
-    scale : float, optional
-        Positive; meaning depends on ``name`` (see above).
-
-    Returns
-    -------
-    numpy.ndarray
-        Shape ``(n_post, n_pre)``, dtype ``dtype``.
-    """
-    key = check_choice("init", name, initializer_names())
-    key = _ALIASES.get(key, key)
-    n_post, n_pre = _check_shape(shape)
-    dt = check_dtype("dtype", dtype)
-    scale = _check_scale(scale)
-    rng = as_generator(rng, "rng")
-    fan_in, fan_out = n_pre, n_post
-    if key == "zeros":
-        W = np.zeros((n_post, n_pre))
-    elif key == "glorot_uniform":
-        a = (1.0 if scale is None else scale) * np.sqrt(6.0 / (fan_in + fan_out))
-        W = rng.uniform(-a, a, size=(n_post, n_pre))
-    elif key == "he_normal":
-        std = (1.0 if scale is None else scale) * np.sqrt(2.0 / fan_in)
-        W = rng.normal(0.0, std, size=(n_post, n_pre))
-    elif key == "normal":
-        W = rng.normal(0.0, DEFAULT_NORMAL_SCALE if scale is None else scale, size=(n_post, n_pre))
-    else:  # uniform
-        a = 1.0 / np.sqrt(fan_in) if scale is None else scale
-        W = rng.uniform(-a, a, size=(n_post, n_pre))
-    return np.ascontiguousarray(W, dtype=dt)
 
 
 def _unwrap(value):
@@ -170,9 +103,8 @@ class Connection:
     def _setup(self, n_pre, n_post, *, init, scale, bias, p_connect, dale, bounds, max_norm, norm_ord, dtype):
         self._n_pre = check_int("n_pre", n_pre, low=1)
         self._n_post = check_int("n_post", n_post, low=1)
-        key = check_choice("init", init, initializer_names())
-        self._init = _ALIASES.get(key, key)
-        self._scale = _check_scale(scale)
+        self._init = canonical_initializer(init)
+        self._scale = check_scale(scale)
         if not isinstance(bias, (bool, np.bool_)):
             raise ValidationError("bias", bias, "must be True or False")
         self._has_bias = bool(bias)
@@ -201,7 +133,8 @@ class Connection:
             return signs
         arr = np.asarray(dale)
         if arr.ndim != 1 or arr.shape[0] != self._n_pre:
-            raise ValidationError("dale", dale, f"must be a fraction in [0, 1] or {self._n_pre} signs (one per presynaptic unit)")
+            raise ValidationError("dale", dale,
+                                  f"must be a fraction in [0, 1] or {self._n_pre} signs (one per presynaptic unit)")
         if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number) or not np.all(np.isin(arr, (1, -1))):
             raise ValidationError("dale", dale, "signs must all be +1 or -1")
         return arr.astype(np.int8)
@@ -328,7 +261,7 @@ class Connection:
             J += self._b
         return J
 
-    def constrain(self) -> "Connection":
+    def constrain(self) -> Connection:
         """Re-impose all structural constraints on ``W`` (and ``b``) in place.
 
         Order: bounds, Dale signs (wrong-signed weights set to 0), mask (masked weights set to
@@ -388,7 +321,7 @@ class Connection:
         return d
 
     @classmethod
-    def from_state(cls, d) -> "Connection":
+    def from_state(cls, d) -> Connection:
         """Rebuild a connection from :meth:`state` (0-d arrays from ``.npz`` files accepted)."""
         if not hasattr(d, "get") or "W" not in d:
             raise ValidationError("state", d, "must be a dict from Connection.state()")

@@ -10,43 +10,18 @@ Foldiak 1990). Arrays are ``(batch, n)``; time (``tau``, ``dt``) is in any one u
 customarily ms. ``h = dt / tau`` is the step in units of tau (``tau = 0`` means ``h = inf``:
 every step jumps to the steady state of its linear model).
 
-Schemes (``scheme=`` of :func:`integrate` / :func:`settle`)
-------------------------------------------------------------
-* **leak** (used whenever ``w_inh == 0`` and ``lateral is None``): units are uncoupled and
-  ``v_new = J + (v - J) e^{-h}`` is exact for input held over the step; stable for all h.
-* **exact** (``"auto"`` for Linear/ReLU with uniform inhibition only): within a step the active
-  set A (units with ``v > 0``; all units for Linear) is frozen, which makes the system linear,
-  and it is integrated exactly. On A, ``tau dv_A/dt = -M v_A + J_A`` with
-  ``M = (1 - w) I + w 11^T``: the mean over A decays at rate ``lam = 1 + w (k - 1)`` and the
-  deviation from it at rate ``1 - w``. The inactive units see ``tau dv_i/dt = -v_i + J_i - w S(t)``
-  with ``S(t) = S* + (S0 - S*) e^{-lam t / tau}``; its closed form uses
-  ``g(h) = e^{-h} (1 - e^{-(lam - 1) h}) / (lam - 1)`` (``h e^{-h}`` when ``lam = 1``).
-  For a fixed active set every mode is multiplied by ``e^{-h}``, ``e^{-(1-w) h}`` or
-  ``e^{-lam h}``, all in ``[0, 1)``: unconditionally stable for ``w < 1`` (``w >= 1`` makes the
-  deviation mode grow, winner-take-all, and is refused). Only a change of A inside a step is
-  approximated: a sample whose A changes over a step redoes it as two half steps, recursively
-  down to h/16, which leaves an error of order (h/16)^2 per unit crossing zero.
-* **implicit** (``"auto"`` otherwise: smooth neurons, or a ``lateral`` matrix): a linearly
-  implicit exponential (Rosenbrock-type) step. With ``F(v) = -v + J_eff(v)``,
-  ``c = 1 - e^{-h}`` and ``K = W diag(phi'(v))`` the Jacobian of the lateral input
-  (``W = lateral - w (11^T - I)``), it solves ``(I - c K) dv = c F(v)`` (Sherman-Morrison for
-  uniform inhibition, a batched dense solve otherwise). For ``K = 0`` it is the exact leak. On
-  a linear system a mode with eigenvalue ``mu`` of K is multiplied by ``e^{-h} / (1 - c mu)``,
-  of modulus < 1 whenever ``Re mu < 1`` (i.e. whenever the continuous system is stable): stable
-  for every h (A-stable); at ``h = inf`` it is Newton's method on ``F``. Where the rate is
-  strongly curved (e.g. ``relu^n``) the linearization can fail over a long step, so a sample
-  whose lateral input at the new ``v`` misses its linear prediction by more than half the
-  step redoes it as two half steps, recursively down to h/16.
-* **explicit** (the naive scheme, kept for comparison): ``J_eff`` is computed from ``r`` at the
-  step start, then the exact leak is applied. The mode along ``1`` on A is multiplied by
-  ``e^{-h} - (1 - e^{-h}) w (k - 1)``, so it is stable only if
-  ``(1 - e^{-h}) w (k - 1) < 1 + e^{-h}``: it oscillates e.g. for k ~ 20, w = 0.9, h = 0.5.
+What is where: this module validates the inputs and runs the dynamics (:func:`leaky_step`,
+:func:`integrate`, :func:`settle`, :func:`fixed_point_residual` and their result types);
+the time-stepping schemes (``scheme=`` "exact", "implicit", "explicit" and the uncoupled
+leak, chosen by "auto"), their stability and their step refinement are described and
+implemented in `sim.substrate.schemes`. ``SCHEMES`` is importable from both.
 
-Fixed points. All four maps have exactly the true fixed points ``v = J_eff(v)``: for the
-implicit and explicit maps ``dv = 0`` iff ``F(v) = 0`` (``I - c K`` non-singular); for the exact
-map, the flow of a linear system whose matrix is positive definite (``w < 1``) leaves only
-its equilibrium unchanged, and the equilibrium for the active set of ``v`` is ``v`` itself
-iff ``v`` is a true fixed point. Near the fixed point the slowest mode has time constant
+Fixed points. All four maps of `sim.substrate.schemes` have exactly the true fixed points
+``v = J_eff(v)``: for the implicit and explicit maps ``dv = 0`` iff ``F(v) = 0`` (with ``F``,
+``c`` and ``K`` as defined there; ``I - c K`` non-singular); for the exact map, the flow of a
+linear system whose matrix is positive definite (``w < 1``) leaves only its equilibrium
+unchanged, and the equilibrium for the active set of ``v`` is ``v`` itself iff ``v`` is a
+true fixed point. Near the fixed point the slowest mode has time constant
 ``tau / (1 - w)``: settling needs about ``5 tau / (1 - w)``. For ``phi' <= 1`` (Linear, ReLU,
 sigmoid, tanh, softplus) ``w < 1`` makes the uniform-inhibition fixed point unique and stable;
 higher-gain rates (``relu^n``) can be multistable (winner-take-all) and :func:`settle` then
@@ -56,7 +31,6 @@ References
 ----------
 Foldiak, P. (1990). Forming sparse representations by local anti-Hebbian learning.
 Biological Cybernetics 64, 165-170.
-Hochbruck, M. & Ostermann, A. (2010). Exponential integrators. Acta Numerica 19, 209-286.
 """
 
 from __future__ import annotations
@@ -66,16 +40,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.substrate import neurons as _neurons
 from sim.errors import ValidationError
+from sim.substrate import neurons as _neurons
+from sim.substrate.schemes import SCHEMES, Stepper, lateral_input
 from sim.validation import check_array, check_bool, check_choice, check_int, check_number
 
 __all__ = [
     "leaky_step", "integrate", "settle", "fixed_point_residual", "IntegrateResult", "SettleResult",
 ]
-
-SCHEMES = ("auto", "exact", "implicit", "explicit")
-_REFINE = 4  # exact/implicit: at most 2**_REFINE substeps where a step proves unreliable
 
 
 @dataclass
@@ -161,128 +133,6 @@ def _check_coupling(w_inh, lateral, n, dtype):
     return w, L.astype(dtype, copy=False)
 
 
-def _lateral_input(r, w, lateral):
-    """``-w (sum_j r_j - r_i) + r @ lateral.T``, shape of ``r``."""
-    out = np.zeros_like(r)
-    if w:
-        out -= w * (r.sum(axis=-1, keepdims=True) - r)
-    if lateral is not None:
-        out += r @ lateral.T
-    return out
-
-
-def _identity_or_zero(phi):
-    """True if ``phi`` is ``v`` or ``0`` piecewise with 0/1 derivative (Linear, ReLU)."""
-    if not phi.piecewise_linear:
-        return False
-    x = np.array([[-2.0, -0.5, 0.0, 0.5, 2.0]])
-    d, r = np.asarray(phi.derivative(x)), np.asarray(phi.rate(x))
-    return d.shape == x.shape and bool(np.all((d == 0) | (d == 1))) and bool(np.all(r == d * x))
-
-
-class _Stepper:
-    """One step ``v -> v_new`` of a chosen scheme (inputs already validated)."""
-
-    def __init__(self, phi, w, lateral, h, scheme):
-        self.phi, self.w, self.lateral, self.h = phi, w, lateral, h
-        self.eh = 0.0 if math.isinf(h) else math.exp(-h)       # e^{-h}
-        exact_ok = lateral is None and _identity_or_zero(phi)
-        if scheme == "exact" and not exact_ok:
-            raise ValidationError("scheme", scheme, "'exact' needs a Linear/ReLU neuron and no lateral matrix")
-        if w == 0 and lateral is None:
-            self.step = self._leak
-        elif scheme == "explicit":
-            self.step = self._explicit
-        else:
-            core = self._exact_core if scheme in ("auto", "exact") and exact_ok else self._implicit_core
-            depth = 0 if math.isinf(h) else _REFINE
-            self.step = lambda v, J: self._refined(core, v, J, h, depth)
-
-    def _leak(self, v, J):
-        return J + (v - J) * self.eh
-
-    def _explicit(self, v, J):
-        return self._leak(v, J + _lateral_input(self.phi.rate(v), self.w, self.lateral))
-
-    def _refined(self, core, v, J, h, depth):
-        """``core`` step over ``h``; samples it flags as unreliable redo two half steps, recursively."""
-        v_new, ok = core(v, J, h)
-        if depth > 0 and not ok.all():
-            bad = ~ok
-            vb, Jb = v[bad], J[bad]
-            vb = self._refined(core, vb, Jb, h / 2, depth - 1)
-            v_new[bad] = self._refined(core, vb, Jb, h / 2, depth - 1)
-        return v_new
-
-    def _exact_core(self, v, J, h):
-        """Exact flow over ``h`` (units of tau) with the active set of ``v`` frozen.
-
-        Returns the new ``v`` and, per sample, whether the active set is unchanged at the end.
-        """
-        w = self.w
-        eh = 0.0 if math.isinf(h) else math.exp(-h)
-        mask = self.phi.derivative(v) > 0
-        m = mask.astype(v.dtype)
-        k = m.sum(axis=-1, keepdims=True)                      # (batch, 1) active count
-        kk = np.maximum(k, 1)
-        m0 = (v * m).sum(axis=-1, keepdims=True) / kk          # mean of v over A
-        mJ = (J * m).sum(axis=-1, keepdims=True) / kk          # mean of J over A
-        lam = 1 + w * (k - 1)                                  # rate of the mean mode
-        m_star = mJ / lam
-        m_new = m_star + (m0 - m_star) * np.exp(-lam * h)
-        dev_star = (J - mJ) / (1 - w)
-        dev_new = dev_star + ((v - m0) - dev_star) * math.exp(-(1 - w) * h)
-        S0, S_star = k * m0, k * m_star
-        delta = np.maximum(lam - 1, 0)
-        if math.isinf(h):
-            g = np.zeros_like(delta)
-        else:  # g = e^{-h} (1 - e^{-delta h}) / delta, -> h e^{-h} as delta -> 0
-            safe = np.where(delta > 0, delta, 1)
-            g = np.where(delta > 0, eh * -np.expm1(-delta * h) / safe, h * eh)
-        v_inact = (J - w * S_star) + (v - J + w * S_star) * eh - w * (S0 - S_star) * g
-        v_new = np.where(mask, m_new + dev_new, v_inact).astype(v.dtype, copy=False)
-        return v_new, ((self.phi.derivative(v_new) > 0) == mask).all(axis=-1)
-
-    def _implicit_core(self, v, J, h):
-        """Linearly implicit exponential step over ``h``.
-
-        Returns the new ``v`` and, per sample, whether the linearization held: the lateral
-        input at the new ``v`` must match its linear prediction to within half the step size.
-        """
-        phi, w, L = self.phi, self.w, self.lateral
-        c = 1.0 if math.isinf(h) else -math.expm1(-h)          # 1 - e^{-h}
-        lat = _lateral_input(phi.rate(v), w, L)
-        D = np.asarray(phi.derivative(v), dtype=v.dtype)
-        b = c * (J + lat - v)
-        if D.ndim == 2 and L is None:                          # Sherman-Morrison
-            a = 1 - (c * w) * D                                # I - cK = diag(a) + (c w 1) D^T
-            safe_a = np.where(np.abs(a) > 1e-6, a, 1)
-            Ab, Au = b / safe_a, (c * w) / safe_a
-            den = 1 + (D * Au).sum(axis=-1, keepdims=True)
-            safe_den = np.where(np.abs(den) > 1e-6, den, 1)
-            dv = Ab - Au * (D * Ab).sum(axis=-1, keepdims=True) / safe_den
-            bad = (np.abs(a) <= 1e-6).any(axis=-1) | (np.abs(den[:, 0]) <= 1e-6)
-            if bad.any():
-                dv[bad] = self._dense(D[bad], b[bad], c)
-        else:
-            dv = self._dense(D, b, c)
-        v_new = v + dv
-        Ddv = D * dv if D.ndim == 2 else np.einsum("bij,bj->bi", D, dv)
-        miss = _lateral_input(phi.rate(v_new), w, L) - lat - _lateral_input(Ddv, w, L)
-        floor = 64 * np.finfo(v.dtype).eps * (1 + np.abs(v_new).max(axis=-1))
-        ok = c * np.abs(miss).max(axis=-1) <= 0.5 * np.abs(dv).max(axis=-1) + floor
-        return v_new, ok
-
-    def _dense(self, D, b, c):
-        """Solve ``(I - c W diag(D)) dv = b`` (or ``W @ D`` for a full Jacobian) per sample."""
-        n = b.shape[-1]
-        eye = np.eye(n, dtype=b.dtype)
-        W = -self.w * (1 - eye)
-        if self.lateral is not None:
-            W = W + self.lateral
-        K = W[None] * D[:, None, :] if D.ndim == 2 else W @ D
-        return np.linalg.solve(eye - c * K, b[..., None])[..., 0]
-
 
 def _prepare(J, neuron, tau, dt, w_inh, lateral, v0, scheme, ndims=(2,)):
     try:
@@ -296,7 +146,7 @@ def _prepare(J, neuron, tau, dt, w_inh, lateral, v0, scheme, ndims=(2,)):
     w, L = _check_coupling(w_inh, lateral, J.shape[-1], J.dtype)
     scheme = check_choice("scheme", scheme, SCHEMES)
     v = _check_v(v0, J.shape[-2:], J.dtype)
-    return J, phi, v, _Stepper(phi, w, L, h, scheme)
+    return J, phi, v, Stepper(phi, w, L, h, scheme)
 
 
 def leaky_step(v, J, dt, tau):
@@ -334,7 +184,7 @@ def integrate(J, *, neuron="relu", tau=1.0, dt=0.1, steps=100, v0=None, w_inh=0.
     J : array_like, shape (batch, n) or (steps, batch, n)
         Input current: constant, or piecewise constant with slice ``J[t]`` held during step t.
     neuron : str or Neuron
-        Rate function ``phi`` (name accepted by :func:`sim.neurons.get`).
+        Rate function ``phi`` (name accepted by :func:`sim.substrate.neurons.get`).
     tau, dt : float
         Membrane time constant (>= 0, e.g. ms) and step (> 0, same unit).
     steps : int
@@ -348,8 +198,8 @@ def integrate(J, *, neuron="relu", tau=1.0, dt=0.1, steps=100, v0=None, w_inh=0.
     record : bool
         Store the trace of ``v``, shape ``(steps + 1, batch, n)``, including ``v0``.
     scheme : {"auto", "exact", "implicit", "explicit"}
-        Time-stepping scheme (see the module docstring); "explicit" is the naive, conditionally
-        stable one, kept for comparison.
+        Time-stepping scheme (see `sim.substrate.schemes`); "explicit" is the naive,
+        conditionally stable one, kept for comparison.
 
     Returns
     -------
@@ -452,4 +302,4 @@ def fixed_point_residual(v, J, *, neuron, w_inh=0.0, lateral=None):
     v, J = _check_pair(v, J)
     phi = _neurons.get(neuron)
     w, L = _check_coupling(w_inh, lateral, J.shape[-1], J.dtype)
-    return v - J - _lateral_input(phi.rate(v), w, L)
+    return v - J - lateral_input(phi.rate(v), w, L)

@@ -8,7 +8,7 @@ inactive units sit at ``v_i = J_i - theta``. Self-consistency over the active se
 
 The fixed point is unique: it solves a linear complementarity problem whose matrix
 ``(1 - w) I + w 11^T`` is positive definite for ``w < 1``, so it is also the state that
-:func:`sim.dynamics.settle` converges to (tested). It is found from the currents sorted in
+:func:`sim.substrate.dynamics.settle` converges to (tested). It is found from the currents sorted in
 decreasing order, ``J_(1) >= J_(2) >= ...``: with ``C_k`` the sum of the top k, the candidate
 threshold of the top-k set is ``theta_k = w C_k / (1 - w + w k)``, and ``J_(k) > theta_k``
 holds exactly for ``k = 1..k*`` (``f(k) = J_(k) (1 + w (k - 1)) - w C_k`` has
@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.substrate import neurons as _neurons
 from sim.errors import ValidationError
+from sim.substrate import neurons as _neurons
 from sim.validation import check_array, check_number
 
-__all__ = ["inhibited_fixed_point"]
+__all__ = ["inhibited_fixed_point", "fixed_point_vjp"]
 
 
 def inhibited_fixed_point(J, w_inh: float, neuron="relu"):
@@ -74,3 +74,34 @@ def inhibited_fixed_point(J, w_inh: float, neuron="relu"):
     rate = np.maximum(J - theta, 0) / J.dtype.type(1 - w)
     v = J - theta + w * rate
     return v, rate, int(n_active.max(initial=0))
+
+
+def fixed_point_vjp(rate, grad_rate, w_inh: float) -> np.ndarray:
+    """Gradient with respect to the currents ``J`` through the ReLU fixed point with uniform
+    inhibition, given the gradient ``grad_rate`` with respect to its rates ``rate``.
+
+    Within the active set ``A`` (``k = |A|``) the fixed point is linear in ``J``, with Jacobian
+
+        dr_i/dJ_j = (delta_ij - w / (1 - w + w k)) / (1 - w)    for i, j in A, else 0,
+
+    so ``g_J = (g_r - c sum_A g_r) / (1 - w)`` on ``A`` (``c = w / (1 - w + w k)``) and 0 off it
+    (the set changes only on a measure-zero boundary).
+
+    Parameters
+    ----------
+    rate : ndarray, shape (batch, n)
+        Settled rates (:func:`inhibited_fixed_point`); ``rate > 0`` marks the active set.
+    grad_rate : ndarray, shape (batch, n)
+        ``dL/dr``.
+    w_inh : float in [0, 1)
+
+    Returns
+    -------
+    ndarray, shape (batch, n)
+        ``dL/dJ``.
+    """
+    w = check_number("w_inh", w_inh, low=0.0, high=1.0, high_open=True)
+    active = rate > 0
+    k = active.sum(axis=1, keepdims=True)
+    c = w / (1 - w + w * k)
+    return np.where(active, grad_rate - c * np.sum(np.where(active, grad_rate, 0), axis=1, keepdims=True), 0) / (1 - w)

@@ -3,7 +3,7 @@
 A network is a chain of populations ``P0 -> P1 -> ... -> PL``. ``P0`` is the input: its
 rates are the data ``X`` itself (shape ``(batch, n0)``), clamped. Every other population
 ``l`` receives the feed-forward current ``J_l = connections[l-1].current(r_{l-1})`` and has
-a membrane potential ``v_l`` obeying the leaky-integrator dynamics of `sim.dynamics`::
+a membrane potential ``v_l`` obeying the leaky-integrator dynamics of `sim.substrate.dynamics`::
 
     tau_l dv_l,i/dt = -v_l,i + J_l,i - w_inh_l * sum_{j != i} r_l,j,
     r_l = phi_l(v_l).
@@ -23,11 +23,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.errors import ValidationError
 from sim.substrate import neurons
 from sim.substrate.connections import Connection
 from sim.substrate.dynamics import integrate, leaky_step
 from sim.substrate.dynamics import settle as settle_population
-from sim.errors import ValidationError
 from sim.validation import as_generator, check_array, check_dtype, check_int, check_number
 
 __all__ = ["Population", "Network", "RunResult"]
@@ -41,14 +41,14 @@ class Population:
     ----------
     n : int
         Number of units (>= 1).
-    neuron : str or sim.neurons.Neuron
-        Rate function ``phi`` (see `sim.neurons.get`); stored as a `Neuron` instance.
+    neuron : str or sim.substrate.neurons.Neuron
+        Rate function ``phi`` (see `sim.substrate.neurons.get`); stored as a `Neuron` instance.
     tau : float
         Membrane time constant (same unit as ``dt``), >= 0; 0 means instantaneous
         (the population sits at its steady state).
     w_inh : float
         Strength of uniform lateral inhibition within the population, ``0 <= w_inh < 1``
-        (each unit receives ``-w_inh`` times the summed rate of the others; see `sim.dynamics`).
+        (each unit receives ``-w_inh`` times the summed rate of the others; see `sim.substrate.dynamics`).
     name : str
         Label; networks fill in ``"input"``, ``"hidden<i>"``, ``"output"`` when empty.
 
@@ -112,7 +112,7 @@ class Network:
     rng : numpy.random.Generator or int
         Source of the initial weights (used in order, connection by connection).
     init : str
-        Initializer of the connections built here (see `sim.connections.init_weights`).
+        Initializer of the connections built here (see `sim.substrate.connections.init_weights`).
     dtype : {"float32", "float64"}
         Dtype of weights, rates and potentials.
     connections : sequence of Connection, optional
@@ -214,7 +214,7 @@ class Network:
         """Steady-state rates, layer by layer.
 
         ``J_l = connections[l-1].current(r_{l-1})`` and ``r_l = phi_l(J_l)``; a population with
-        ``w_inh > 0`` is settled to its inhibited fixed point with `sim.dynamics.settle`.
+        ``w_inh > 0`` is settled to its inhibited fixed point with `sim.substrate.dynamics.settle`.
         ``tau`` plays no role in the steady state.
 
         Parameters
@@ -302,7 +302,7 @@ class Network:
 
         Each step holds every feed-forward current ``J_l`` at its value from the rates at
         time ``t`` and advances each population with ``tau > 0`` exactly over ``dt``
-        (`sim.dynamics.leaky_step`, or `sim.dynamics.integrate` with ``steps=1`` when
+        (`sim.substrate.dynamics.leaky_step`, or `sim.substrate.dynamics.integrate` with ``steps=1`` when
         ``w_inh > 0``). Instantaneous populations (``tau = 0``) are then set to their steady
         state given the rates at ``t + dt``, in layer order (so a network whose populations
         all have ``tau = 0`` reproduces :meth:`forward` after one step). The same holds at

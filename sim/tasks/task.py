@@ -85,7 +85,7 @@ class Task:
         """Number of test samples."""
         return int(self.X_test.shape[0])
 
-    def with_data(self, **changes) -> "Task":
+    def with_data(self, **changes) -> Task:
         """Return a copy with some fields replaced (``dataclasses.replace``), re-validated.
 
         ``meta`` is shallow-copied unless replaced. Unknown field names are refused.

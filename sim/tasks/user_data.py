@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.errors import ValidationError
 from sim.seeds import task_streams
 from sim.tasks.idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx
 from sim.tasks.registry import CHECKS
 from sim.tasks.splits import scale_features, split_indices
 from sim.tasks.task import Task
-from sim.errors import ValidationError
 from sim.validation import check_array, check_bool, check_choice, check_int, check_labels
 
 __all__ = ["from_arrays", "idx"]

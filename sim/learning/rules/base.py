@@ -21,11 +21,40 @@ class Rule:
         normalization), and an error available at the postsynaptic unit itself.
     needs_error : bool
         True when :meth:`delta` requires the ``error`` argument.
+
+    What a rule declares to the model that hosts it (the model asks these instead of testing
+    the rule's name, so a new rule is one class registered with `sim.learning.rules.register`):
+
+    hidden : bool
+        It can be the hidden rule of a `HebbianNet` (``HebbianNet(rule=name)``).
+    plastic : bool
+        It changes weights; False for the fixed random-features control (rule 'none').
+    post_signal : {'rate', 'none'}
+        What it receives as ``post``: the settled rates of the hidden units ('rate'), or
+        nothing ('none': the rule computes the activity it learns from out of ``pre`` and ``W``,
+        so the model need not settle the population while only this rule learns).
+    own_currents : bool
+        It defines ``currents(pre, W)``, a current the hidden layer may use
+        (``HebbianNet(current='metric')``).
+    unit_norm : float or None
+        The order ``p`` of the norm a learning unit's weight row converges to (``||W_i||_p = 1``),
+        by which the model counts converged units; None when the rule has no such fixed point
+        (the model then counts rows that stopped changing).
+    lateral_rule : str or None
+        Name of a rule that learns the population's lateral weights alongside this one; the
+        keyword arguments named in ``lateral_params`` go to it, the rest to this rule.
     """
 
     local = True
     needs_error = False
     name = "rule"
+    hidden = False
+    plastic = True
+    post_signal = "rate"
+    own_currents = False
+    unit_norm: float | None = None
+    lateral_rule: str | None = None
+    lateral_params: tuple = ()
 
     def delta(self, pre: np.ndarray, post: np.ndarray, W: np.ndarray, error: np.ndarray | None = None) -> np.ndarray:
         """Weight direction.

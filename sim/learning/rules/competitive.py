@@ -1,7 +1,7 @@
 """Competitive rules: Krotov-Hopfield competing hidden units, Földiák's anti-Hebbian lateral
 decorrelation and the instar (Földiák's feed-forward Hebbian rule).
 
-Conventions as in :mod:`sim.rules.hebbian`: ``pre`` is ``(batch, n_pre)``, ``post`` is
+Conventions as in :mod:`sim.learning.rules.hebbian`: ``pre`` is ``(batch, n_pre)``, ``post`` is
 ``(batch, n_post)``, ``W`` is ``(n_post, n_pre)``; the rules return a direction (dtype of ``W``)
 and never write ``W``; the caller does ``W <- W + lr * delta(...)``.
 """
@@ -11,10 +11,10 @@ from __future__ import annotations
 import numpy as np
 
 from sim.errors import ValidationError
+from sim.learning.rules.hebbian import LocalRule, mean_outer
 from sim.validation import check_array, check_int, check_number
-from sim.learning.rules.hebbian import LocalRule, _mean_outer
 
-__all__ = ["Competitive", "AntiHebbian", "Instar"]
+__all__ = ["Competitive", "AntiHebbian", "Instar", "Foldiak"]
 
 _TINY = 1e-30  # floor of the max-entry normalizer, as in Krotov & Hopfield's code
 
@@ -61,6 +61,14 @@ class Competitive(LocalRule):
     """
 
     name = "competitive"
+    hidden = True
+    post_signal = "none"  # it ranks its own currents
+    own_currents = True
+
+    @property
+    def unit_norm(self) -> float:
+        """Winning rows converge to the unit sphere of the p-norm."""
+        return self.p
 
     def __init__(self, p: float = 3.0, k: int = 7, delta: float = 0.4):
         self.p = check_number("p", p, low=1.0)
@@ -193,7 +201,7 @@ class AntiHebbian(LocalRule):
         elif self.thresholds.shape[0] != n:
             raise ValidationError("W", W, f"has {n} units but the state holds "
                                           f"{self.thresholds.shape[0]} thresholds; call reset(n_post)")
-        dL = -self.alpha * (_mean_outer(post, pre) - self.p ** 2)
+        dL = -self.alpha * (mean_outer(post, pre) - self.p ** 2)
         np.fill_diagonal(dL, 0.0)
         self.thresholds = self.thresholds + self.gamma * (np.mean(post, axis=0, dtype=np.float64) - self.p)
         return dL.astype(L.dtype, copy=False)
@@ -240,5 +248,19 @@ class Instar(LocalRule):
 
     def delta(self, pre, post, W, error=None):
         pre, post, Q = self._check(pre, post, W)
-        dQ = self.beta * (_mean_outer(post, pre) - np.mean(post, axis=0)[:, None] * Q)
+        dQ = self.beta * (mean_outer(post, pre) - np.mean(post, axis=0)[:, None] * Q)
         return dQ.astype(Q.dtype, copy=False)
+
+
+class Foldiak(Instar):
+    """Földiák's (1990) network as one hidden rule: instar feed-forward weights, plus
+    anti-Hebbian lateral weights with adaptive thresholds learned alongside (`AntiHebbian`,
+    which gets the keyword arguments ``p``, ``alpha`` and ``gamma``).
+
+    The feed-forward direction is exactly :class:`Instar`'s.
+    """
+
+    name = "foldiak"
+    hidden = True
+    lateral_rule = "antihebbian"
+    lateral_params = ("p", "alpha", "gamma")

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.validation import as_generator
 from sim.learning.rules.base import Rule
+from sim.validation import as_generator
 
 __all__ = ["Delta", "Backprop", "FeedbackAlignment"]
 

@@ -17,10 +17,10 @@ from __future__ import annotations
 import numpy as np
 
 from sim.errors import ValidationError
-from sim.validation import check_array, check_choice, check_int, check_number
 from sim.learning.rules.base import Rule
+from sim.validation import check_array, check_choice, check_int, check_number
 
-__all__ = ["LocalRule", "Hebb", "Oja", "Sanger", "BCM"]
+__all__ = ["LocalRule", "Fixed", "Hebb", "Oja", "Sanger", "BCM", "mean_outer"]
 
 
 class LocalRule(Rule):
@@ -80,9 +80,23 @@ class LocalRule(Rule):
         return arr.copy()
 
 
-def _mean_outer(post: np.ndarray, pre: np.ndarray) -> np.ndarray:
+def mean_outer(post: np.ndarray, pre: np.ndarray) -> np.ndarray:
     """``<post pre^T>`` over the batch, shape (n_post, n_pre)."""
     return (post.T @ pre) / pre.shape[0]
+
+
+class Fixed(LocalRule):
+    """No plasticity: the weights keep their random initial values (the random-features control).
+
+    Its direction is zero; a model asks :attr:`plastic` and skips the hidden phase altogether.
+    """
+
+    name = "none"
+    hidden = True
+    plastic = False
+
+    def delta(self, pre, post, W, error=None):
+        return np.zeros_like(np.asarray(W))
 
 
 class Hebb(LocalRule):
@@ -108,18 +122,19 @@ class Hebb(LocalRule):
     so ``d/dt ||W_i||^2 = 2 <dW_i, W_i> = 0``: the row norm is preserved to first order (the
     explicit step ``W + lr dW`` grows it only by ``O(lr^2)``). This is the tangent-space form of
     the normalized Hebb rule of von der Malsburg (1973) and Oja (1982); rows with zero norm keep
-    the plain direction. Still local in the sense of :class:`~sim.rules.base.Rule`: the extra
+    the plain direction. Still local in the sense of :class:`~sim.learning.rules.base.Rule`: the extra
     term uses the unit's own row.
     """
 
     name = "hebb"
+    hidden = True
 
     def __init__(self, normalize=None):
         self.normalize = None if normalize is None else check_choice("normalize", normalize, ["l2"])
 
     def delta(self, pre, post, W, error=None):
         pre, post, W = self._check(pre, post, W)
-        dW = _mean_outer(post, pre)
+        dW = mean_outer(post, pre)
         if self.normalize == "l2":
             sq = np.einsum("ij,ij->i", W, W)
             coef = np.divide(np.einsum("ij,ij->i", dW, W), sq, out=np.zeros_like(sq), where=sq > 0)
@@ -160,17 +175,19 @@ class Oja(LocalRule):
     """
 
     name = "oja"
+    hidden = True
+    unit_norm = 2.0
 
     def __init__(self, mode="rows"):
         self.mode = check_choice("mode", mode, ["rows", "subspace"])
 
     def delta(self, pre, post, W, error=None):
         pre, post, W = self._check(pre, post, W)
-        hebb = _mean_outer(post, pre)
+        hebb = mean_outer(post, pre)
         if self.mode == "rows":
             dW = hebb - np.mean(post * post, axis=0)[:, None] * W
         else:
-            dW = hebb - _mean_outer(post, post) @ W
+            dW = hebb - mean_outer(post, post) @ W
         return dW.astype(W.dtype, copy=False)
 
 
@@ -194,10 +211,12 @@ class Sanger(LocalRule):
     """
 
     name = "sanger"
+    hidden = True
+    unit_norm = 2.0
 
     def delta(self, pre, post, W, error=None):
         pre, post, W = self._check(pre, post, W)
-        dW = _mean_outer(post, pre) - np.tril(_mean_outer(post, post)) @ W
+        dW = mean_outer(post, pre) - np.tril(mean_outer(post, post)) @ W
         return dW.astype(W.dtype, copy=False)
 
 
@@ -241,6 +260,7 @@ class BCM(LocalRule):
     """
 
     name = "bcm"
+    hidden = True
 
     def __init__(self, tau_theta: float = 100.0, theta0: float = 0.0):
         self.tau_theta = check_number("tau_theta", tau_theta, low=1.0)
@@ -268,6 +288,6 @@ class BCM(LocalRule):
         elif self.theta.shape[0] != n_post:
             raise ValidationError("W", W, f"has {n_post} rows but the BCM state holds "
                                           f"{self.theta.shape[0]} thresholds; call reset(n_post)")
-        dW = _mean_outer(post * (post - self.theta), pre)
+        dW = mean_outer(post * (post - self.theta), pre)
         self.theta = self.theta + (np.mean(np.square(post, dtype=np.float64), axis=0) - self.theta) / self.tau_theta
         return dW.astype(W.dtype, copy=False)

@@ -1,0 +1,133 @@
+"""The delta-rule softmax readout of a code: the Hebbian network's output stage.
+
+The readout sees features ``f = sign(r) |r|^n`` of each rate ``r`` of the code, divided per unit by
+their running root-mean-square when ``scaling='rms'`` (a per-unit gain, like homeostatic
+scaling). Output rates are ``softmax(W f + b)``; weights move by the local delta rule
+``dW = e^T f``, ``db = sum_batch e`` with ``e = (t - softmax(W f + b)) / batch``, through an
+optimizer, with an optional L2 decay of each synapse toward 0 (still local).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.learning.optimizers import get_optimizer
+from sim.learning.rules import Delta
+from sim.substrate import neurons
+
+__all__ = ["SoftmaxReadout"]
+
+
+class SoftmaxReadout:
+    """Delta-rule readout on the features of a code, sharing memory with a network connection.
+
+    Parameters
+    ----------
+    connection : sim.substrate.connections.Connection
+        The network's readout connection (``W`` of shape (n_classes, n_in)); its ``W`` and ``b``
+        become views of one flat buffer, so an optimizer step is one call.
+    power : float >= 1
+        ``n`` of the features ``sign(r) |r|^n``.
+    scaling : {'rms', 'none'}
+        Divide each feature by its running RMS over the presentations seen so far.
+    optimizer : str or optimizer instance
+        See `sim.learning.optimizers`.
+    decay : float >= 0
+        L2 decay coefficient of the weights (not the biases).
+    dtype : numpy dtype
+    """
+
+    def __init__(self, connection, power, scaling, optimizer, decay, dtype):
+        self.power = float(power)
+        self.scaling = scaling
+        self.decay = float(decay)
+        n_out, n_in = connection.W.shape
+        self.ms = np.zeros(n_in, dtype=np.float64)  # running mean square of the features
+        self.ms_count = 0
+        self.params = np.zeros(connection.W.size + connection.b.size, dtype=dtype)
+        self.grad = np.zeros_like(self.params)
+        self.W = self.params[:connection.W.size].reshape(connection.W.shape)
+        self.b = self.params[connection.W.size:]
+        connection.share_memory(self.W, self.b)
+        self._dW = self.grad[:connection.W.size].reshape(connection.W.shape)
+        self._db = self.grad[connection.W.size:]
+        self.optimizer = get_optimizer(optimizer, "readout_optimizer")
+        self.optimizer.reset(self.params)
+        self._delta = Delta()
+
+    # ----- features ---------------------------------------------------------------------
+    def _scaled(self) -> bool:
+        return self.scaling == "rms" and self.ms_count > 0
+
+    def scale(self) -> np.ndarray:
+        """Per-unit divisor of the features, shape (n_in,), float64 (ones without scaling)."""
+        return (np.sqrt(self.ms) + 1e-12) if self._scaled() else np.ones_like(self.ms)
+
+    def features(self, R: np.ndarray) -> np.ndarray:
+        """Readout input ``sign(r) |r|^n / RMS`` of rates ``R`` (batch, n_in), dtype of ``R``."""
+        n = self.power
+        F = R if n == 1.0 else np.sign(R) * np.abs(R) ** n
+        if self._scaled():
+            F = F / (np.sqrt(self.ms) + 1e-12).astype(F.dtype)
+        return F
+
+    def update_scaling(self, R: np.ndarray) -> None:
+        """Fold the batch ``R`` into the running mean square (exact mean over the first 100
+        batches, then an exponential average with rate 0.01)."""
+        if self.scaling != "rms":
+            return
+        n = self.power
+        F = R if n == 1.0 else np.abs(R) ** n
+        rate = max(1.0 / (self.ms_count + 1), 0.01)
+        self.ms += rate * (np.mean(np.square(F, dtype=np.float64), axis=0) - self.ms)
+        self.ms_count += 1
+
+    # ----- forward, learning, gradient --------------------------------------------------
+    def proba(self, R: np.ndarray) -> np.ndarray:
+        """Output rates ``softmax(W f(R) + b)``, shape (batch, n_classes)."""
+        Z = self.features(R) @ self.W.T
+        Z += self.b
+        return neurons.Softmax().rate(Z)
+
+    def update(self, R: np.ndarray, T: np.ndarray, lr: float) -> None:
+        """One delta-rule step on rates ``R`` (batch, n_in) with one-hot targets ``T``."""
+        self.update_scaling(R)
+        F = self.features(R)
+        Z = F @ self.W.T
+        Z += self.b
+        error = T - neurons.Softmax().rate(Z)  # the delta rule's error, t - r, per sample
+        error /= T.shape[0]
+        self._dW[...] = self._delta.delta(F, None, self.W, error)
+        self._db[...] = self._delta.delta_bias(None, error)
+        if self.decay:
+            self._dW -= self.decay * self.W
+        self.optimizer.step(self.params, self.grad, lr)
+
+    def input_gradient(self, R: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """``dL/dR`` of the mean cross-entropy of labels ``y`` for rates ``R`` (batch, n_in),
+        float64, with the per-unit scaling held fixed:
+        ``dL/dr = ((P - onehot(y)) / batch) W * n |r|^(n-1) / RMS``."""
+        R = np.asarray(R, dtype=np.float64)
+        n = self.power
+        scale = (np.sqrt(self.ms) + 1e-12) if self._scaled() else 1.0
+        F = np.sign(R) * np.abs(R) ** n / scale
+        P = neurons.Softmax().rate(F @ self.W.T.astype(np.float64) + self.b)
+        P[np.arange(len(y)), y] -= 1
+        g_F = (P / len(y)) @ self.W.astype(np.float64)
+        return g_F * n * np.abs(R) ** (n - 1) / scale
+
+    # ----- persistence ------------------------------------------------------------------
+    def state(self) -> dict:
+        """Arrays of the readout: ``readout`` (flat W and b), ``ms``, ``ms_count``, ``opt_*``."""
+        state = {"readout": self.params, "ms": self.ms, "ms_count": np.array(self.ms_count)}
+        state.update({"opt_" + k: v for k, v in self.optimizer.state().items()})
+        return state
+
+    def set_state(self, arrays: dict) -> None:
+        """Restore what :meth:`state` returned."""
+        self.params[...] = arrays["readout"]
+        self.ms[...] = arrays["ms"]
+        self.ms_count = int(arrays["ms_count"])
+        sub = {k[4:]: v for k, v in arrays.items() if k.startswith("opt_")}
+        if sub:
+            self.optimizer.set_state(sub)

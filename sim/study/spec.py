@@ -1,0 +1,180 @@
+"""Run specs: the one description of a run that the worker executes and the store keys on.
+
+A run spec is a plain, JSON-ready dict (see :func:`run_specs`) holding everything a worker
+needs: the task (registry name, load parameters, load seed), the model (registry name,
+constructor parameters, seed, epochs), the kind of run and its condition, what to evaluate,
+and ``sim.__version__``. :func:`run_id` keys it by the SHA-256 of its :func:`canonical_json`,
+so the same run always gets the same file in the results store.
+
+This module also holds what every reader of a spec shares: the task of a spec
+(:func:`load_task`), the training set a run fits (:func:`training_task`, :func:`training_rows`)
+and the conversion of TOML lists to the tuples model constructors take (:func:`tuples`).
+It imports neither the config parser nor the store, so both (and the worker) can import it.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+
+import numpy as np
+
+import sim
+from sim import tasks
+from sim.errors import ValidationError
+from sim.seeds import model_seed, subsample_rng
+
+__all__ = ["KINDS", "PROBE_SIZE", "GRID_SIZE", "canonical_json", "run_id", "run_specs", "tuples",
+           "load_task", "training_task", "training_rows"]
+
+KINDS = ("standard", "subsample", "sequential")
+PROBE_SIZE = 500      # fixed probe set: the first min(PROBE_SIZE, n_test) test samples
+GRID_SIZE = 200       # decision-boundary grid for 2-D tasks
+_ROW_TAG = "spec_row_train"  # per-sample meta entry that follows the training rows (sim.tasks)
+
+
+def canonical_json(obj) -> str:
+    """Deterministic JSON: sorted keys, no spaces, tuples as lists, NaN kept as ``NaN``.
+
+    Returns
+    -------
+    str
+        The JSON text; numpy scalars and arrays become plain numbers and lists.
+
+    Raises
+    ------
+    TypeError
+        For values that are not JSON-serializable.
+    """
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=True, default=_default)
+
+
+def _default(x):
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    raise TypeError(f"not JSON-serializable: {type(x).__name__}")
+
+
+def run_id(spec: dict) -> str:
+    """First 16 hex digits of the SHA-256 of the spec's canonical JSON (it includes the version)."""
+    return hashlib.sha256(canonical_json(spec).encode()).hexdigest()[:16]
+
+
+def tuples(value):
+    """TOML arrays (lists) become tuples, recursively (model parameters such as
+    ``hidden = [64, 64]``); dicts are copied with their values converted, other values returned."""
+    if isinstance(value, list):
+        return tuple(tuples(v) for v in value)
+    if isinstance(value, dict):
+        return {k: tuples(v) for k, v in value.items()}
+    return value
+
+
+def run_specs(study) -> list[dict]:
+    """The run specs of a validated `sim.study.Study`, in a stable order.
+
+    Order: task (config order), model (config order), seed index, then the variants of the
+    task (``standard``, the ``subsample`` sizes, ``sequential``).
+
+    Returns
+    -------
+    list of dict
+        JSON-ready dicts (tuples as lists): ``run_id`` (:func:`run_id` of the rest), ``task``,
+        ``task_name``, ``task_params``, ``task_seed``, ``model``, ``model_name``, ``params``,
+        ``epochs``, ``seed``, ``root_seed``, ``model_seed``, ``kind``, ``condition``,
+        ``evaluation`` and ``version``.
+    """
+    cond = study.conditions
+    evaluation = {"noise": list(cond["noise"]), "occlusion": list(cond["occlusion"]),
+                  "probe": PROBE_SIZE, "grid": GRID_SIZE}
+    specs = []
+    for t_label, t in study.tasks.items():
+        variants = [("standard", {}, evaluation)]
+        tpc = cond["train_per_class"]
+        if tpc and t_label in tpc["tasks"]:
+            variants += [("subsample", {"train_per_class": n}, evaluation) for n in tpc["sizes"]]
+        seq = cond["sequential"]
+        if seq and t_label in seq["tasks"]:
+            variants.append(("sequential", {"first": list(seq["first"]), "second": list(seq["second"])},
+                             {"probe": PROBE_SIZE}))
+        for m_label, m in study.models.items():
+            params, epochs = study.model_for(m_label, t_label)
+            for i in range(study.seeds):
+                for kind, condition, ev in variants:
+                    ep = epochs
+                    if kind == "sequential" and seq.get("epochs") is not None:
+                        ep = seq["epochs"]
+                    spec = {
+                        "task": t_label, "task_name": t["task"], "task_params": t["params"],
+                        "task_seed": i if study.split == "per_seed" else 0,
+                        "model": m_label, "model_name": m["model"], "params": params,
+                        "epochs": ep, "seed": i, "root_seed": study.root_seed,
+                        "model_seed": model_seed(study.root_seed, i),
+                        "kind": kind, "condition": condition, "evaluation": ev,
+                        "version": sim.__version__,
+                    }
+                    spec = json.loads(canonical_json(spec))  # tuples -> lists, plain types
+                    specs.append({"run_id": run_id(spec), **spec})
+    return specs
+
+
+@functools.lru_cache(maxsize=8)
+def _load_task_cached(name, params_json, seed):
+    return tasks.load(name, seed=seed, **json.loads(params_json))
+
+
+def load_task(spec: dict) -> tasks.Task:
+    """The task of a run spec: ``sim.tasks.load(task_name, seed=task_seed, **task_params)``.
+
+    Returns
+    -------
+    sim.tasks.Task
+        Cached (the last 8 distinct tasks) and read-only: do not modify it.
+    """
+    return _load_task_cached(spec["task_name"], json.dumps(spec["task_params"], sort_keys=True),
+                             spec["task_seed"])
+
+
+def training_task(spec: dict, task: tasks.Task) -> tasks.Task:
+    """The task a ``standard`` or ``subsample`` run of ``spec`` trains on.
+
+    Parameters
+    ----------
+    spec : dict
+        A run spec.
+    task : sim.tasks.Task
+        Its task (:func:`load_task`), or a copy of it with extra per-sample meta entries.
+
+    Returns
+    -------
+    sim.tasks.Task
+        ``task`` itself for a standard run; for a subsample run the nested subset
+        ``sim.tasks.subsample(task, train_per_class, sim.seeds.subsample_rng(spec))``.
+
+    Raises
+    ------
+    ValidationError
+        For a sequential run (it trains on two class subsets in turn).
+    """
+    kind = spec["kind"]
+    if kind == "standard":
+        return task
+    if kind == "subsample":
+        return tasks.subsample(task, spec["condition"]["train_per_class"], subsample_rng(spec))
+    raise ValidationError("kind", kind, "has no single training set (a sequential run trains on "
+                          "the classes 'first', then on 'second'); valid: standard, subsample")
+
+
+def training_rows(spec: dict, task: tasks.Task) -> np.ndarray:
+    """Positions in ``task.X_train`` of the rows :func:`training_task` keeps, in their order.
+
+    Returns
+    -------
+    ndarray of int64
+        Sorted positions (all of ``0..n_train-1`` for a standard run).
+    """
+    tagged = task.with_data(meta={**task.meta, _ROW_TAG: np.arange(task.n_train, dtype=np.int64)})
+    return np.asarray(training_task(spec, tagged).meta[_ROW_TAG], dtype=np.int64)

@@ -1,0 +1,195 @@
+"""Studies: config validation (errors name the key), presets and the random-features control,
+run expansion, run ids and seeds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from study_helpers import ROOT, TINY, TINY_RUNS, _write
+
+import sim
+from sim.cli import main
+from sim.errors import ValidationError
+from sim.models import presets as presets_mod
+from sim.seeds import eval_rng, subsample_rng
+from sim.study import config as study_mod
+from sim.study import spec as spec_mod
+from sim.study.backends import run_study
+from sim.study.worker import load_task
+from sim.tasks import subsample
+
+# ----------------------------------------------------------------------------- config
+
+@pytest.mark.parametrize("edit, key", [
+    (lambda t: t.replace("[tasks.moons]", "[tasks.mooons]"), "tasks.mooons"),
+    (lambda t: t.replace("n_train = 100", "n_trian = 100"), "tasks.moons.n_trian"),
+    (lambda t: t.replace("n_train = 100", "n_train = -5"), "tasks.moons.n_train"),
+    (lambda t: t.replace('lr = 0.01', 'lrr = 0.01'), "models.mlp.lrr"),
+    (lambda t: t.replace('lr = 0.01', 'lr = "fast"'), "models.mlp.lr"),
+    (lambda t: t.replace('lr = 0.01', 'lr = -1.0'), "models.mlp.lr"),
+    (lambda t: t.replace('hidden = 16', 'hidden = "many"'), "models.hebbian.hidden"),
+    (lambda t: t.replace('model = "backprop"', 'model = "backpropp"'), "models.mlp.model"),
+    (lambda t: t.replace("seeds = 2", "seeds = -1"), "seeds"),
+    (lambda t: t.replace("seeds = 2", "seeds = 0"), "seeds"),
+    (lambda t: t.replace("seeds = 2", "seeds = 2.5"), "seeds"),
+    (lambda t: t.replace("epochs = 3", "epochs = 0"), "epochs"),
+    (lambda t: "colour = 1\n" + t, "colour"),
+    (lambda t: t.replace("noise = [0.0, 0.5]", "noise = [0.0, -0.5]"), "conditions.noise[1]"),
+    (lambda t: t.replace("noise = [0.0, 0.5]", "blur = [1]"), "conditions.blur"),
+    (lambda t: t.replace("sizes = [5, 10]", "sizes = [5, 100000]"), "conditions.train_per_class"),
+    (lambda t: t.replace("second = [3, 4, 5]", "second = [3, 4, 12]"), "conditions.sequential.second"),
+    (lambda t: t.replace('tasks = ["digits"], first', 'tasks = ["mnist"], first'), "conditions.sequential.tasks[0]"),
+    (lambda t: t + '[models.mlp.tasks.digits]\nbatch_size = 0\n', "models.mlp.tasks.digits.batch_size"),
+    (lambda t: t + '[models.mlp.tasks.bars]\nlr = 0.1\n', "models.mlp.tasks.bars"),
+])
+def test_config_errors_name_the_key_and_run_nothing(tmp_path, capsys, edit, key):
+    path = _write(tmp_path, edit(TINY))
+    with pytest.raises(ValidationError) as info:
+        study_mod.load(path)
+    assert info.value.parameter == key
+    assert key in str(info.value)
+    out = tmp_path / "out"
+    with pytest.raises(ValidationError):
+        run_study(path, out, workers=1, progress=False)
+    assert not out.exists()  # refused before any run started
+    assert main(["study", str(path), "--out", str(out), "--no-figures"]) == 2
+    assert key in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_unknown_names_list_the_allowed_ones(tmp_path):
+    with pytest.raises(ValidationError, match="valid: .*moons.*digits.*mnist1d"):
+        study_mod.load(_write(tmp_path, TINY.replace("[tasks.moons]", "[tasks.mooons]")))
+    with pytest.raises(ValidationError, match="valid: .*lr.*batch_size"):
+        study_mod.load(_write(tmp_path, TINY.replace("lr = 0.01", "lrr = 0.01")))
+    with pytest.raises(ValidationError, match="allowed: .*root_seed.*seeds"):
+        study_mod.load(_write(tmp_path, "colour = 1\n" + TINY))
+
+
+def test_shipped_studies_validate_and_are_installed():
+    quick, default = study_mod.load("quick"), study_mod.load("default")
+    assert set(default.tasks) == {"xor", "moons", "spirals", "digits", "mnist1d", "bars"}
+    assert set(default.models) >= {"mlp", "hebbian", "random"} and default.seeds == 5
+    assert all(default.model_for("random", t)[0]["rule"] == "none" for t in default.tasks)
+    assert all(default.model_for("hebbian", t)[0]["rule"] == "competitive" for t in default.tasks)
+    assert default.model_for("mlp", "mnist1d") == (
+        {**default.model_for("mlp", "digits")[0], **presets_mod.get("mlp_mnist1d")["params"]}, 150)
+    assert quick.seeds == 2 and set(quick.tasks) == {"moons", "digits"}
+    for name in ("default", "quick"):  # one copy: the top-level entries link to the packaged files
+        top = ROOT / "studies" / f"{name}.toml"
+        assert top.is_symlink() and top.read_text() == study_mod.builtin(name).read_text()
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert '"sim.study" = ["builtin/*.toml"]' in pyproject
+
+
+def test_task_presets_and_the_random_control(tmp_path):
+    text = TINY + """
+[models.hebbian.tasks.digits]
+preset = "hebbian_digits"
+epochs = 4
+[models.control]
+model = "hebbian"
+random_control = true
+[models.control.tasks.digits]
+preset = "hebbian_digits"
+"""
+    s = study_mod.load(_write(tmp_path, text))
+    params, epochs = s.model_for("hebbian", "digits")
+    preset = presets_mod.get("hebbian_digits")
+    assert epochs == 4 and all(params[k] == v for k, v in preset["params"].items())
+    assert s.model_for("hebbian", "moons") == (s.models["hebbian"]["params"], 3)  # model-level
+    assert s.model_for("hebbian", "moons")[0]["hidden"] == 16
+    control, c_epochs = s.model_for("control", "digits")
+    expected = presets_mod.control("hebbian_digits")
+    assert c_epochs == expected["epochs"]
+    assert all(control[k] == v for k, v in expected["params"].items())
+    assert control["rule"] == "none" and s.model_for("control", "moons")[0]["rule"] == "none"
+    with pytest.raises(ValidationError) as info:
+        study_mod.load(_write(tmp_path, TINY.replace('lr = 0.01', 'lr = 0.01\nrandom_control = true')))
+    assert info.value.parameter == "models.mlp.random_control"
+    with pytest.raises(ValidationError) as info:
+        study_mod.load(_write(tmp_path, TINY + '[models.mlp.tasks.digits]\npreset = "hebbian_digits"\n'))
+    assert info.value.parameter == "models.mlp.tasks.digits.preset"
+
+
+def test_lists_become_tuples_and_presets_apply(tmp_path):
+    text = TINY.replace('model = "backprop"\nhidden = [8]\nlr = 0.01', 'preset = "mlp_digits"\nlr = 0.005')
+    s = study_mod.load(_write(tmp_path, text))
+    params, epochs = s.model_for("mlp", "digits")
+    assert params["hidden"] == (128,) and params["lr"] == 0.005 and params["batch_size"] == 32
+    assert epochs == presets_mod.get("mlp_digits")["epochs"]
+
+
+# ----------------------------------------------------------------------------- runs and seeds
+
+def test_expansion_ids_and_seeds(tmp_path, monkeypatch):
+    s = study_mod.load(_write(tmp_path))
+    runs = s.runs()
+    assert len(runs) == TINY_RUNS
+    ids = [r["run_id"] for r in runs]
+    assert len(set(ids)) == len(ids) and all(len(i) == 16 for i in ids)
+    assert ids == [r["run_id"] for r in study_mod.load(_write(tmp_path)).runs()]  # stable
+    for r in runs:
+        expected = int(np.random.SeedSequence([3, r["seed"]]).generate_state(1)[0])
+        assert r["model_seed"] == expected and r["task_seed"] == r["seed"]
+        assert r["run_id"] == study_mod.run_id({k: v for k, v in r.items() if k != "run_id"})
+    # changing one model's learning rate changes exactly that model's runs
+    changed = study_mod.load(_write(tmp_path, TINY.replace("lr = 0.01", "lr = 0.02"))).runs()
+    diff = {a["model"] for a, b in zip(runs, changed) if a["run_id"] != b["run_id"]}
+    assert diff == {"mlp"}
+    # the package version is part of the key
+    monkeypatch.setattr(sim, "__version__", "9.9.9")
+    assert not set(ids) & {r["run_id"] for r in study_mod.load(_write(tmp_path)).runs()}
+    fixed = study_mod.load(_write(tmp_path, 'split = "fixed"\n' + TINY)).runs()
+    assert {r["task_seed"] for r in fixed} == {0}
+
+
+def test_seed_streams_shared_across_models_and_nested_subsets(tmp_path):
+    runs = study_mod.load(_write(tmp_path)).runs()
+    a = next(r for r in runs if r["model"] == "mlp" and r["seed"] == 1 and r["task"] == "digits")
+    b = next(r for r in runs if r["model"] == "hebbian" and r["seed"] == 1 and r["task"] == "digits")
+    c = next(r for r in runs if r["model"] == "hebbian" and r["seed"] == 0 and r["task"] == "digits")
+    draw = lambda spec: eval_rng(spec, "noise", 0.5).standard_normal(5)  # noqa: E731
+    np.testing.assert_array_equal(draw(a), draw(b))          # same noisy copies for both models
+    assert not np.array_equal(draw(a), draw(c))               # another seed, other copies
+    assert not np.array_equal(draw(a), eval_rng(a, "occlusion", 0.5).standard_normal(5))
+    task = load_task(a)
+    small = subsample(task, 5, subsample_rng(a)).meta["index_train"]
+    large = subsample(task, 10, subsample_rng(b)).meta["index_train"]
+    assert set(small) < set(large)                            # nested, same for every model
+
+
+# ----------------------------------------------------------------------------- one writer of each rule
+
+def test_the_random_features_control_is_written_once(tmp_path):
+    params = {"hidden": 10, "rule": "competitive", "rule_params": {"k": 2}, "current": "metric"}
+    control = presets_mod.random_control_params(params, "hebbian")
+    assert control == {"hidden": 10, "rule": "none", "rule_params": None, "current": "dot"}
+    assert params["rule"] == "competitive"  # not modified
+    assert "current" not in presets_mod.random_control_params({"hidden": (8,)}, "backprop")
+    for name in presets_mod.names():
+        preset = presets_mod.get(name)
+        if preset["model"] == "hebbian":
+            expected = presets_mod.random_control_params(preset["params"], "hebbian")
+            assert presets_mod.control(name) == {**preset, "params": expected}
+    text = TINY + '[models.control]\nmodel = "hebbian"\nhidden = 16\nhidden_epochs = 1\nrandom_control = true\n'
+    s = study_mod.load(_write(tmp_path, text))
+    for t in s.tasks:
+        assert s.model_for("control", t)[0] == presets_mod.random_control_params(s.model_for("hebbian", t)[0],
+                                                                                 "hebbian")
+
+
+def test_run_specs_live_in_one_module(tmp_path):
+    s = study_mod.load(_write(tmp_path))
+    assert spec_mod.run_specs(s) == s.runs()
+    assert study_mod.run_id is spec_mod.run_id and study_mod.canonical_json is spec_mod.canonical_json
+    assert spec_mod.KINDS == ("standard", "subsample", "sequential")
+    assert {r["evaluation"].get("probe") for r in s.runs()} == {spec_mod.PROBE_SIZE}
+    assert {r["evaluation"].get("grid") for r in s.runs()} == {spec_mod.GRID_SIZE, None}  # none for sequential
+    assert spec_mod.tuples({"hidden": [8, [1, 2]], "lr": 0.1, "x": "a"}) == {"hidden": (8, (1, 2)), "lr": 0.1, "x": "a"}
+    assert spec_mod.canonical_json({"b": (1, np.float64(0.5)), "a": float("nan")}) == '{"a":NaN,"b":[1,0.5]}'
+    r = s.runs()[0]
+    assert spec_mod.load_task(r) is load_task(r)  # the worker's task loader is the spec's
+    with pytest.raises(ValidationError) as info:
+        study_mod.load(_write(tmp_path, TINY.replace("seeds = 2", "seeds = 2.5")))
+    assert info.value.requirement == "must be an integer"  # sim.validation.check_int's message
