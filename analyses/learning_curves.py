@@ -1,5 +1,5 @@
-"""Learning curves: train and test accuracy and loss against epochs, training samples seen and
-wall-clock training time, per task, for every model of a study (mean with a 95% CI band over
+"""Learning curves: train, validation and test accuracy and loss against epochs, training samples
+seen and wall-clock training time, per task, for every model of a study (mean with a 95% CI band over
 seeds), and the time each run needs to reach 90% of its final test accuracy.
 
 Run as ``python -m analyses.learning_curves RESULTS_DIR [--out DIR] [--format png,pdf]``.
@@ -16,7 +16,9 @@ from .common import finished_runs, group, main, model_order
 __all__ = ["data", "build", "time_to_fraction", "REQUIRES"]
 
 REQUIRES = "finished standard runs"
-METRICS = ("train_accuracy", "test_accuracy", "train_loss", "test_loss")
+METRICS = ("train_accuracy", "val_accuracy", "test_accuracy", "train_loss", "val_loss", "test_loss")
+SPLITS = (("test", "-"), ("val", "-."), ("train", "--"))  # split, line style
+SPLIT_NAMES = {"test": "test", "val": "validation", "train": "train"}
 
 
 def time_to_fraction(records, fraction: float = 0.9) -> dict:
@@ -54,7 +56,8 @@ def data(results_dir) -> dict:
     dict
         ``tasks`` (ordered labels); ``curves[task][model]`` with ``n`` (seeds), ``seeds``,
         ``epoch`` (T,), ``samples_seen`` and ``seconds`` (T,, means over seeds), for each of
-        ``train_accuracy``, ``test_accuracy``, ``train_loss``, ``test_loss`` a dict of
+        ``train_/val_/test_`` ``accuracy`` and ``loss`` (NaN where a store predates the validation
+        split) a dict of
         ``values`` (n, T), ``mean`` and ``ci`` (T,), and ``hidden_epochs`` (epochs of an
         unsupervised hidden-layer phase before the readout trains, 0 if none);
         ``time_to_90[task][model]`` with per-seed lists ``epoch``, ``samples``, ``seconds``,
@@ -107,7 +110,7 @@ def _figure(d, xkey, xlabel, metric, ylabel, name, title, out_dir, formats, logx
         for model, c in curves.items():
             counts[model] = c["n"]
             scale = pct if metric == "accuracy" else np.asarray
-            for split, ls in (("test", "-"), ("train", "--")):
+            for split, ls in SPLITS:
                 m = c[f"{split}_{metric}"]
                 if logy:  # geometric mean, CI of the log: a band that stays positive
                     _, mu, ci = stack_mean_ci(np.log(np.maximum(m["values"], 1e-300)))
@@ -132,8 +135,7 @@ def _figure(d, xkey, xlabel, metric, ylabel, name, title, out_dir, formats, logx
             ax.yaxis.set_minor_formatter(NullFormatter())
             if np.isfinite(lowest) and highest > 0:  # wide CI bands must not squash the curves
                 ax.set_ylim(0.5 * lowest, 3 * highest)
-    extra = [(Line2D([], [], color="k", linestyle="-"), "test"),
-             (Line2D([], [], color="k", linestyle="--"), "train")]
+    extra = [(Line2D([], [], color="k", linestyle=ls), SPLIT_NAMES[split]) for split, ls in SPLITS]
     if marked:
         extra.append((Line2D([], [], color="k", linestyle=":"), "end of unsupervised hidden phase"))
     legend_title = (ci_title(counts.values()).replace("mean ± 95% CI", "geometric mean ± 95% CI (of the log)")
@@ -186,9 +188,10 @@ def build(results_dir, out_dir="figures", formats=("png", "pdf")) -> list[dict]:
     specs = [
         ("learning_epochs", "epoch", "epoch", "accuracy", "accuracy (%)", False, False,
          "Accuracy against epochs",
-         "Test (solid) and train (dashed) accuracy after each epoch, one panel per task, mean over "
-         "seeds with a shaded 95% confidence band. Look for how fast each model rises, where it "
-         "plateaus, and how far the dashed train curve sits above the solid test curve (overfitting)."),
+         "Test (solid), validation (dash-dot) and train (dashed) accuracy after each epoch, one panel "
+         "per task, mean over seeds with a shaded 95% confidence band. Validation is what early "
+         "stopping and tuning see; test is only recorded. Look for how fast each model rises, where "
+         "it plateaus, and how far the dashed train curve sits above the others (overfitting)."),
         ("learning_samples", "samples_seen", "training samples seen", "accuracy", "accuracy (%)",
          False, False, "Accuracy against training samples seen",
          "The same accuracies against the number of training presentations (samples times passes), "
@@ -196,7 +199,8 @@ def build(results_dir, out_dir="figures", formats=("png", "pdf")) -> list[dict]:
          "accuracy per sample presented: the one whose test curve is higher at the same x."),
         ("learning_loss", "epoch", "epoch", "loss", "loss", False, True,
          "Loss against epochs",
-         "Test (solid) and train (dashed) loss per epoch (log scale; cross-entropy in nats for softmax outputs): "
+         "Test (solid), validation (dash-dot) and train (dashed) loss per epoch (log scale; "
+         "cross-entropy in nats for softmax outputs): "
          "geometric mean over seeds with the 95% band of the log loss. "
          "Look for a test loss that turns upward while the train loss keeps falling: overfitting."),
     ]

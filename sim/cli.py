@@ -45,9 +45,9 @@ def _cmd_run(args) -> int:
     history = model.fit(task, epochs=args.epochs, progress=progress)
     result = {
         "task": task.name, "model": args.model, "seed": args.seed,
-        "train_accuracy": history.last("train_accuracy"), "test_accuracy": history.last("test_accuracy"),
-        "train_loss": history.last("train_loss"), "test_loss": history.last("test_loss"),
-        "epochs": history.epochs, "seconds": history.last("seconds"),
+        "n_train": task.n_train, "n_val": task.n_val, "n_test": task.n_test,
+        **model.evaluate_splits(task),  # the final model's (the best epoch's with early stopping)
+        "epochs": history.epochs, "best_epoch": history.best_epoch, "seconds": history.last("seconds"),
         "diverged": history.diverged, "diverged_reason": history.diverged_reason,
         "params": {k: repr(v) if not isinstance(v, (int, float, str, bool, type(None))) else v
                    for k, v in model.get_params().items()},
@@ -58,7 +58,7 @@ def _cmd_run(args) -> int:
         status = f"DIVERGED ({history.diverged_reason})" if history.diverged else "ok"
         print(f"{args.model} on {task.name} (seed {args.seed}, {history.epochs} epochs, "
               f"{result['seconds']:.2f} s training): train {result['train_accuracy']:.4f}, "
-              f"test {result['test_accuracy']:.4f} [{status}]")
+              f"validation {result['val_accuracy']:.4f}, test {result['test_accuracy']:.4f} [{status}]")
     return 0
 
 

@@ -14,6 +14,8 @@ generator                        derivation                                     
 :func:`model_streams` ``order``  ``SeedSequence(seed).spawn(2)[1]``              minibatch order
 :func:`task_streams`             ``SeedSequence([seed, crc32(name)]).spawn(2)``  a task's (train, test)
                                                                                  draws and its split
+:func:`validation_rng`           ``SeedSequence([seed, crc32(name)]).spawn(3)``  the validation split
+                                 ``[2]``                                         carved from train
 :func:`eval_rng`                 ``SeedSequence([root_seed, i, EVAL_STREAM,``    noisy / occluded test
                                  ``crc32(what), round(level * 1e6)])``           copies of a study
 :func:`subsample_rng`            ``SeedSequence([root_seed, i,``                 nested training
@@ -32,7 +34,7 @@ import numpy as np
 
 from sim.validation import check_int
 
-__all__ = ["model_seed", "model_streams", "task_streams", "eval_rng", "subsample_rng",
+__all__ = ["model_seed", "model_streams", "task_streams", "validation_rng", "eval_rng", "subsample_rng",
            "EVAL_STREAM", "SUBSAMPLE_STREAM"]
 
 EVAL_STREAM = 1       # SeedSequence([root_seed, i, EVAL_STREAM, ...]): noisy / occluded test copies
@@ -58,6 +60,12 @@ def task_streams(seed: int, key: str) -> tuple[np.random.Generator, np.random.Ge
     """Independent (train, test) generators of task ``key`` (its registry name) for ``seed``."""
     ss = np.random.SeedSequence([seed, zlib.crc32(key.encode())])
     return tuple(np.random.default_rng(s) for s in ss.spawn(2))
+
+
+def validation_rng(seed: int, key: str) -> np.random.Generator:
+    """Generator of the validation split of task ``key`` for ``seed``: the third child of the
+    task's sequence, so the train and test draws of :func:`task_streams` are unchanged by it."""
+    return np.random.default_rng(np.random.SeedSequence([seed, zlib.crc32(key.encode())]).spawn(3)[2])
 
 
 def eval_rng(spec: dict, what: str, level: float) -> np.random.Generator:

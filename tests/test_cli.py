@@ -15,7 +15,7 @@ def test_tasks_table_lists_every_task(capsys):
     out = capsys.readouterr().out
     for name in tasks.names():
         assert name in out
-    assert "1437" in out and "4000" in out  # digits and mnist1d train sizes
+    assert "1149" in out and "3200" in out and "288" in out  # digits, mnist1d train; digits validation
 
 
 @pytest.mark.parametrize("model,extra", [("backprop", ["--set", "hidden=(16,)"]),
@@ -26,8 +26,10 @@ def test_run_json_has_the_promised_fields(model, extra, capsys):
                  "--task-param", "n_train=200", "--json", *extra])
     assert code == 0
     result = json.loads(capsys.readouterr().out)
-    for key in ("task", "model", "seed", "train_accuracy", "test_accuracy", "epochs", "seconds", "diverged"):
+    for key in ("task", "model", "seed", "train_accuracy", "val_accuracy", "test_accuracy", "train_loss",
+                "val_loss", "test_loss", "n_val", "epochs", "best_epoch", "seconds", "diverged"):
         assert key in result
+    assert result["n_train"] + result["n_val"] == 200 and 0.0 <= result["val_accuracy"] <= 1.0
     assert result["model"] == model and result["seed"] == 1 and result["epochs"] == 3
     assert 0.5 < result["test_accuracy"] <= 1.0 and result["diverged"] is False
 

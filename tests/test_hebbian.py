@@ -26,7 +26,7 @@ def test_digits_1000_units_reaches_98_percent_with_a_sparse_code(digits):
     acc = []
     for seed in range(5):
         model, h = _fit("hebbian_digits", digits, seed)
-        acc.append(h.last("test_accuracy"))
+        acc.append(h.last("val_accuracy"))
         # inhibition makes the settled code sparse, and no input is left without an active unit
         assert h.last("active_fraction") < 0.1
         assert h.last("silent_inputs") == 0.0
@@ -36,34 +36,37 @@ def test_digits_1000_units_reaches_98_percent_with_a_sparse_code(digits):
 
 
 def test_digits_32_units_beat_random_features_by_5_points(digits):
-    ours = [_fit("hebbian_digits_small", digits, s)[1].last("test_accuracy") for s in range(3)]
-    ctrl = [_fit("hebbian_digits_small", digits, s, True)[1].last("test_accuracy") for s in range(3)]
+    ours = [_fit("hebbian_digits_small", digits, s)[1].last("val_accuracy") for s in range(3)]
+    ctrl = [_fit("hebbian_digits_small", digits, s, True)[1].last("val_accuracy") for s in range(3)]
     assert np.mean(ours) - np.mean(ctrl) >= 0.05, (ours, ctrl)
     # and against the random layer's most favourable readout input (no inhibition) too
-    best = [HebbianNet(hidden=32, rule="none", w_inh=0.0, seed=s).fit(digits, 100).last("test_accuracy")
+    best = [HebbianNet(hidden=32, rule="none", w_inh=0.0, seed=s).fit(digits, 100).last("val_accuracy")
             for s in range(3)]
     assert np.mean(ours) > np.mean(best), (ours, best)
 
 
 @pytest.mark.slow
-def test_mnist1d_1000_units_reach_64_percent_and_beat_random_by_8_points():
+def test_mnist1d_1000_units_reach_62_percent_and_beat_random_by_6_points():
+    """Validation accuracy (3200 training signals, 800 validation). The first wave's floors, 64% and
+    +8 points over the random control on test with all 4000 training signals, were chosen on test;
+    measured on validation: 63.4% and +7.0 points (3 seeds)."""
     task = tasks.load("mnist1d")
-    ours = [_fit("hebbian_mnist1d", task, s)[1].last("test_accuracy") for s in range(3)]
-    ctrl = [_fit("hebbian_mnist1d", task, s, True)[1].last("test_accuracy") for s in range(3)]
-    assert np.mean(ours) >= 0.64, ours
-    assert np.mean(ours) - np.mean(ctrl) >= 0.08, (ours, ctrl)
+    ours = [_fit("hebbian_mnist1d", task, s)[1].last("val_accuracy") for s in range(3)]
+    ctrl = [_fit("hebbian_mnist1d", task, s, True)[1].last("val_accuracy") for s in range(3)]
+    assert np.mean(ours) >= 0.62, ours
+    assert np.mean(ours) - np.mean(ctrl) >= 0.06, (ours, ctrl)
 
 
 @pytest.mark.parametrize("name", ["xor", "moons", "spirals"])
 def test_toys_reach_99_percent_at_400_units(name):
     task = tasks.load(name, seed=0)
-    assert _fit("hebbian_toy", task, 0)[1].last("test_accuracy") >= 0.99
+    assert _fit("hebbian_toy", task, 0)[1].last("val_accuracy") >= 0.99
 
 
 def test_spirals_reach_95_percent_at_100_units():
     task = tasks.load("spirals", seed=0)
     model, epochs = presets.make("hebbian_toy", seed=0, hidden=100)
-    assert model.fit(task, epochs).last("test_accuracy") >= 0.95
+    assert model.fit(task, epochs).last("val_accuracy") >= 0.95
 
 
 def _bars_learned(W, templates):
@@ -86,7 +89,7 @@ def test_small_population_collapse_is_visible_and_the_default_avoids_it(digits):
     bad = HebbianNet(rule_params={"p": 2.0, "k": 7, "delta": 0.4}, **common).fit(digits, 120)
     good = HebbianNet(rule_params={"p": 2.0, "k": 2, "delta": 0.4}, **common).fit(digits, 120)
     assert bad.last("dead_fraction") > good.last("dead_fraction") + 0.2
-    assert good.last("test_accuracy") > bad.last("test_accuracy") + 0.05
+    assert good.last("val_accuracy") > bad.last("val_accuracy") + 0.05
 
 
 def test_closed_form_settle_equals_the_dynamics(digits):
@@ -125,7 +128,7 @@ def test_every_hidden_rule_trains_in_the_network(rule, params, digits):
     small = tasks.subsample(digits, 30, np.random.default_rng(0))
     h = HebbianNet(hidden=16, rule=rule, hidden_epochs=10, seed=0, **params).fit(small, 30)
     assert not h.diverged, h.diverged_reason
-    assert h.last("test_accuracy") > 0.5  # chance is 0.1
+    assert h.last("val_accuracy") > 0.5  # chance is 0.1
     for key in ("active_fraction", "dead_fraction", "converged_fraction", "silent_inputs", "settle_steps"):
         assert key in h.records[-1]
 
@@ -133,7 +136,7 @@ def test_every_hidden_rule_trains_in_the_network(rule, params, digits):
 def test_concurrent_schedule_learns_hidden_and_readout_together(digits):
     h = HebbianNet(hidden=100, schedule="concurrent", seed=0).fit(digits, 5)
     assert all(r["phase"] == "hidden+readout" for r in h.records)
-    assert h.last("test_accuracy") > 0.85
+    assert h.last("val_accuracy") > 0.85
     assert h.records[-1]["update_norm"][0] > 0  # hidden weights moved in the last epoch
 
 
@@ -145,11 +148,14 @@ def test_sequential_schedule_phases(digits):
 
 def test_readout_only_control_is_close_to_logistic_regression(digits):
     from sklearn.linear_model import LogisticRegression
-    ours = LinearReadout(readout_lr=1e-2, batch_size=20).fit(digits, 100).last("test_accuracy")
-    peer = LogisticRegression(max_iter=2000).fit(digits.X_train, digits.y_train).score(digits.X_test, digits.y_test)
+    ours = LinearReadout(readout_lr=1e-2, batch_size=20).fit(digits, 100).last("val_accuracy")
+    # the same model: multinomial logistic regression without a penalty (the readout has no decay)
+    peer = LogisticRegression(penalty=None, max_iter=5000).fit(digits.X_train, digits.y_train)
+    peer = peer.score(digits.X_val, digits.y_val)
     assert abs(ours - peer) <= 0.015, (ours, peer)
     assert set(LinearReadout().get_params()) == {"readout_scaling", "readout_optimizer", "readout_lr",
-                                                 "readout_decay", "lr_schedule", "batch_size", "dtype", "seed"}
+                                                 "readout_decay", "lr_schedule", "batch_size", "early_stopping",
+                                                 "n_iter_no_change", "tol", "dtype", "seed"}
 
 
 def test_same_seed_same_history_and_save_load(tmp_path, digits):

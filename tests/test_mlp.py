@@ -107,21 +107,21 @@ def test_hand_worked_sgd_step():
 def test_digits_accuracy_and_agreement_with_scikit_learn():
     """64-128-10 ReLU, Adam 1e-3, batch 32, 30 epochs, 5 initialization seeds.
 
-    The split is the project's reference digits split (stratified 80/20, split seed 0). Splits
-    differ in difficulty by several points (split seed 3: ~95.7% for both this MLP and
-    scikit-learn's), so the model seed varies and the split is held fixed, as in the reference.
+    The split is the project's reference digits split (stratified 80/20, split seed 0), checked on
+    its validation split (288 images carved from the training split). Splits differ in difficulty
+    by several points, so the model seed varies and the split is held fixed, as in the reference.
     """
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
     ours, peer = [], []
     task = tasks.load("digits", seed=0)
     for seed in range(5):
-        ours.append(BackpropMLP(hidden=(128,), lr=1e-3, batch_size=32, seed=seed).fit(task, 30).last("test_accuracy"))
+        ours.append(BackpropMLP(hidden=(128,), lr=1e-3, batch_size=32, seed=seed).fit(task, 30).last("val_accuracy"))
         sk = MLPClassifier((128,), solver="adam", learning_rate_init=1e-3, batch_size=32, max_iter=30,
                            alpha=0.0, random_state=seed, n_iter_no_change=10**6, tol=0)
         with pytest.warns(ConvergenceWarning):
             sk.fit(task.X_train, task.y_train)
-        peer.append(sk.score(task.X_test, task.y_test))
+        peer.append(sk.score(task.X_val, task.y_val))
     assert np.mean(ours) >= 0.975, ours
     assert abs(np.mean(ours) - np.mean(peer)) <= 0.01, (ours, peer)
 
@@ -141,13 +141,13 @@ def test_history_fields_and_partial_fit_continues():
     m = BackpropMLP(hidden=(8,), seed=0)
     h = m.fit(task, 2)
     rec = h.records[-1]
-    for key in ("epoch", "samples_seen", "seconds", "train_loss", "train_accuracy", "test_loss",
-                "test_accuracy", "weight_norm", "update_norm"):
+    for key in ("epoch", "samples_seen", "seconds", "train_loss", "train_accuracy", "val_loss", "val_accuracy",
+                "test_loss", "test_accuracy", "weight_norm", "update_norm"):
         assert key in rec
-    assert len(rec["weight_norm"]) == 2 and rec["samples_seen"] == 400
+    assert len(rec["weight_norm"]) == 2 and rec["samples_seen"] == 320  # 2 epochs of 160 (40 validation)
     np.testing.assert_allclose(rec["weight_norm"][0], np.linalg.norm(m.network_.connections[0].W))
     m.partial_fit(task, 1)
-    assert h.epochs == 3 and h.records[-1]["samples_seen"] == 600
+    assert h.epochs == 3 and h.records[-1]["samples_seen"] == 480
     # one fit of 3 epochs is the same run as fit 2 + partial_fit 1
     assert BackpropMLP(hidden=(8,), seed=0).fit(task, 3).without_times()["records"] == h.without_times()["records"]
 
@@ -259,15 +259,17 @@ def test_toy_accuracy(name):
     from sim.models import presets
     task = tasks.load(name, seed=0)
     model, epochs = presets.make("mlp_toy", seed=0)
-    assert model.fit(task, epochs).last("test_accuracy") >= 0.99
+    assert model.fit(task, epochs).last("val_accuracy") >= 0.99
 
 
 def test_mnist1d_tuned_configuration_reaches_the_papers_mlp():
-    """MNIST-1D paper: ~68% for its MLP; the preset must reach >= 67% mean over 3 seeds."""
+    """MNIST-1D paper: ~68% test accuracy for its MLP trained on 4000 signals. Here the preset trains
+    on 3200 and is checked on the 800 validation signals: >= 65% mean over 3 seeds (measured 66.0%;
+    the first wave's 67% floor was a test-set figure with all 4000 training signals)."""
     from sim.models import presets
     task = tasks.load("mnist1d")
     acc = []
     for seed in range(3):
         model, epochs = presets.make("mlp_mnist1d", seed=seed)
-        acc.append(model.fit(task, epochs).last("test_accuracy"))
-    assert np.mean(acc) >= 0.67, acc
+        acc.append(model.fit(task, epochs).last("val_accuracy"))
+    assert np.mean(acc) >= 0.65, acc

@@ -50,7 +50,7 @@ def registered():
 
 
 def _moons():
-    return tasks.load("moons", seed=0, n_train=50, n_test=20)
+    return tasks.load("moons", seed=0, n_train=50, n_test=20, validation_fraction=0)  # 50 training samples
 
 
 def test_a_registered_rule_trains_as_its_equation_says(registered):

@@ -36,7 +36,7 @@ def test_names_and_table():
     assert len(lines) == len(tasks.names()) + 1
     for name, line in zip(tasks.names(), lines[1:]):
         assert line.startswith(name)
-    assert "1437" in text and "4000" in text and "8x8" in text
+    assert "1149" in text and "3200" in text and "8x8" in text  # digits, mnist1d train after validation
 
 
 @pytest.mark.parametrize("name", ["xor", "moons", "circles", "spirals", "blobs", "digits", "mnist1d", "bars"])
@@ -63,12 +63,20 @@ def test_different_seeds_differ(name, default_tasks):
 
 def test_mnist1d_seed_and_resplit(default_tasks):
     fixed = default_tasks["mnist1d"]
-    assert tasks.load("mnist1d", seed=5).fingerprint() == fixed.fingerprint()  # package's fixed split
+    other = tasks.load("mnist1d", seed=5)  # the package's fixed train/test split, another validation split
+
+    def raw(t, X):  # undo the standardization fitted on each task's own training split
+        return X * t.meta["scaler"]["std"] + t.meta["scaler"]["mean"]
+    assert np.array_equal(other.y_test, fixed.y_test) and not np.array_equal(other.y_val, fixed.y_val)
+    np.testing.assert_allclose(raw(other, other.X_test), raw(fixed, fixed.X_test), atol=1e-9)
+    pool = [sorted(map(tuple, np.vstack([raw(t, t.X_train), raw(t, t.X_val)]).round(6))) for t in (other, fixed)]
+    assert pool[0] == pool[1]  # the same 4000 training signals, split another way
     r0, r1 = tasks.load("mnist1d", resplit=True), tasks.load("mnist1d", seed=1, resplit=True)
-    assert (r0.n_train, r0.n_test) == (4000, 1000)
+    assert (r0.n_train, r0.n_val, r0.n_test) == (3200, 800, 1000)
     assert r0.fingerprint() != r1.fingerprint()
     assert np.array_equal(np.bincount(r0.y_test), np.full(10, 100))  # stratified
     assert not set(r0.meta["index_train"]) & set(r0.meta["index_test"])
+    assert not set(r0.meta["index_val"]) & (set(r0.meta["index_train"]) | set(r0.meta["index_test"]))
 
 
 def test_arrays_read_only_and_with_data(default_tasks):
@@ -79,9 +87,9 @@ def test_arrays_read_only_and_with_data(default_tasks):
     u = t.with_data(X_train=X, y_train=[0, 1, 1])
     X[0, 0] = 5.0  # the task holds its own copy
     assert u.X_train[0, 0] == 0.0 and u.n_train == 3 and u.y_train.dtype == np.int64
-    assert t.n_train == 1000 and u.meta == t.meta and u.meta is not t.meta
+    assert t.n_train == 800 and u.meta == t.meta and u.meta is not t.meta
     with pytest.raises(ValidationError, match="y_train"):
-        t.with_data(X_train=X)  # 3 rows but 1000 labels
+        t.with_data(X_train=X)  # 3 rows but 800 labels
     with pytest.raises(ValidationError, match="colour"):
         t.with_data(colour=1)
 
@@ -96,9 +104,10 @@ def test_no_sample_shared_between_train_and_test(name, default_tasks):
 
 def test_digits_split(default_tasks):
     t = default_tasks["digits"]
-    assert t.n_train + t.n_test == 1797 and t.n_test == 360
-    tr, te = t.meta["index_train"], t.meta["index_test"]
-    assert not set(tr) & set(te) and set(tr) | set(te) == set(range(1797))
+    assert (t.n_train, t.n_val, t.n_test) == (1149, 288, 360)
+    tr, va, te = t.meta["index_train"], t.meta["index_val"], t.meta["index_test"]
+    assert not set(tr) & set(te) and not set(va) & (set(tr) | set(te))
+    assert set(tr) | set(va) | set(te) == set(range(1797))
     d = load_digits()
     assert np.array_equal(t.X_train, d.data[tr] / 16.0) and np.array_equal(t.y_test, d.target[te])
     assert t.X_train.min() == 0.0 and t.X_train.max() == 1.0 and t.meta["image_shape"] == (8, 8)
@@ -107,9 +116,9 @@ def test_digits_split(default_tasks):
 @pytest.mark.parametrize("name", TOYS + ["digits"])
 def test_classes_balanced(name, default_tasks):
     t = default_tasks[name]
-    for y in (t.y_train, t.y_test):
+    for y in (t.y_train, t.y_val, t.y_test):
         counts = np.bincount(y, minlength=t.n_classes)
-        assert np.all(np.abs(counts / counts.mean() - 1) <= 0.05), counts
+        assert np.all(np.abs(counts / counts.mean() - 1) <= 0.07), counts  # val: 200 or 288 samples
 
 
 @pytest.mark.parametrize("name", TOYS)
@@ -122,7 +131,8 @@ def test_toys_learnable(name, default_tasks):
 
 def test_blobs_classes_param():
     t = tasks.load("blobs", n_classes=5, n_train=500, n_test=100)
-    assert t.n_classes == 5 and np.array_equal(np.bincount(t.y_train), np.full(5, 100))
+    assert t.n_classes == 5 and np.array_equal(np.bincount(t.y_train), np.full(5, 80))
+    assert np.array_equal(np.bincount(t.y_val), np.full(5, 20))  # stratified carve
 
 
 # ---------------------------------------------------------------- mnist1d
@@ -137,7 +147,7 @@ def test_mnist1d_generation_restores_global_rng_and_scales_on_train():
     assert np_after[0] == np_before[0] and np.array_equal(np_after[1], np_before[1])
     assert np_after[2:] == np_before[2:]
     assert random.getstate() == py_before
-    assert (t.n_train, t.n_test, t.n_features, t.n_classes) == (4000, 1000, 40, 10)
+    assert (t.n_train, t.n_val, t.n_test, t.n_features, t.n_classes) == (3200, 800, 1000, 40, 10)
     assert t.meta["image_shape"] == (40,)
     assert abs(t.X_train.mean()) < 1e-12 and abs(t.X_train.std() - 1) < 1e-12
     assert abs(t.X_test.mean()) > 1e-6 or abs(t.X_test.std() - 1) > 1e-6  # fitted on train only
@@ -151,7 +161,7 @@ def test_from_arrays_split_and_scaling():
     X = rng.normal(3.0, 2.0, size=(200, 4))
     y = np.repeat([0, 1], 100)
     t = tasks.from_arrays(X, y, test_fraction=0.25, seed=3, name="mine")
-    assert (t.name, t.n_train, t.n_test, t.n_classes) == ("mine", 150, 50, 2)
+    assert (t.name, t.n_train, t.n_val, t.n_test, t.n_classes) == ("mine", 120, 30, 50, 2)
     assert tasks.from_arrays(X[:10], y[95:105], test_fraction=0.3, stratify=False).n_test == 3
     assert np.array_equal(np.bincount(t.y_test), [25, 25])
     np.testing.assert_allclose(t.X_train.mean(axis=0), 0, atol=1e-12)
@@ -164,7 +174,7 @@ def test_from_arrays_split_and_scaling():
     mm = tasks.from_arrays(X, y, scale="minmax", stratify=False)
     assert mm.X_train.min() == 0.0 and mm.X_train.max() == 1.0
     raw = tasks.from_arrays(X, y, scale="none")
-    assert _rows(raw.X_train) | _rows(raw.X_test) == _rows(X)
+    assert _rows(raw.X_train) | _rows(raw.X_val) | _rows(raw.X_test) == _rows(X)
 
 
 def _write_idx(path, arr, magic, compress=False, cut=0):
@@ -195,11 +205,14 @@ def test_idx_round_trip(idx_files):
     t = tasks.idx(f["images_path"], f["labels_path"], test_images_path=f["test_images_path"],
                   test_labels_path=f["test_labels_path"])
     assert t.meta["image_shape"] == (4, 5) and t.n_classes == 3
-    assert np.array_equal(t.X_train, f["imgs"].reshape(30, 20) / 255.0)
+    tr, va = t.meta["index_train"], t.meta["index_val"]
+    assert (t.n_train, t.n_val) == (24, 6) and set(tr) | set(va) == set(range(30)) and not set(tr) & set(va)
+    assert np.array_equal(t.X_train, f["imgs"].reshape(30, 20)[tr] / 255.0)
+    assert np.array_equal(t.X_val, f["imgs"].reshape(30, 20)[va] / 255.0)
     assert np.array_equal(t.X_test, f["t_imgs"].reshape(6, 20) / 255.0)
-    assert np.array_equal(t.y_train, f["labels"]) and np.array_equal(t.y_test, f["t_labels"])
+    assert np.array_equal(t.y_train, f["labels"][tr]) and np.array_equal(t.y_test, f["t_labels"])
     s = tasks.idx(str(f["images_path"]), f["labels_path"], test_fraction=0.2, seed=1, scale="none")
-    assert (s.n_train, s.n_test) == (24, 6) and np.array_equal(np.bincount(s.y_test), [2, 2, 2])
+    assert (s.n_train, s.n_val, s.n_test) == (19, 5, 6) and np.array_equal(np.bincount(s.y_test), [2, 2, 2])
     assert np.array_equal(s.X_test, f["imgs"].reshape(30, 20)[s.meta["index_test"]])
 
 
@@ -281,7 +294,7 @@ def test_subsample_nested_and_stratified(default_tasks):
     assert set(small.meta["index_train"]) < set(big.meta["index_train"])
     assert _rows(small.X_train) < _rows(big.X_train)
     assert small.fingerprint() != tasks.subsample(t, 5, np.random.default_rng(4)).fingerprint()
-    assert np.array_equal(small.X_test, t.X_test) and t.n_train == 1437
+    assert np.array_equal(small.X_test, t.X_test) and np.array_equal(small.X_val, t.X_val) and t.n_train == 1149
     bars = tasks.subsample(default_tasks["bars"], 3, np.random.default_rng(0))
     assert np.array_equal(bars.meta["bars_train"].sum(axis=1), bars.y_train)  # meta follows
     with pytest.raises(ValidationError, match="n_per_class"):
@@ -291,7 +304,8 @@ def test_subsample_nested_and_stratified(default_tasks):
 def test_class_subset(default_tasks):
     t = default_tasks["digits"]
     s = tasks.class_subset(t, [3, 7])
-    assert set(s.y_train) == set(s.y_test) == {3, 7} and s.n_classes == 10
+    assert set(s.y_train) == set(s.y_val) == set(s.y_test) == {3, 7} and s.n_classes == 10
+    assert s.n_val == int(np.isin(t.y_val, [3, 7]).sum())
     assert s.n_train == int(np.isin(t.y_train, [3, 7]).sum())
     assert np.array_equal(s.meta["index_test"], t.meta["index_test"][np.isin(t.y_test, [3, 7])])
     r = tasks.class_subset(t, [7, 3], relabel=True)
@@ -311,8 +325,9 @@ def test_bars(default_tasks):
     for i in range(8):
         assert img[i, i].sum() == 8 and img[i].sum() == 8  # horizontal bar = row i
         assert img[8 + i, :, i].sum() == 8 and img[8 + i].sum() == 8  # vertical bar = column i
-    for X, on, y in ((t.X_train, t.meta["bars_train"], t.y_train), (t.X_test, t.meta["bars_test"], t.y_test)):
-        assert on.shape == (1000, 16) and on.dtype == bool
+    for X, on, y, n in ((t.X_train, t.meta["bars_train"], t.y_train, 800), (t.X_val, t.meta["bars_val"], t.y_val, 200),
+                        (t.X_test, t.meta["bars_test"], t.y_test, 1000)):
+        assert on.shape == (n, 16) and on.dtype == bool
         assert np.array_equal(y, on.sum(axis=1))
         assert np.array_equal(X, np.minimum(on @ tpl, 1.0)) and set(np.unique(X)) <= {0.0, 1.0}
         assert abs(on.mean() - 0.125) < 4 * np.sqrt(0.125 * 0.875 / on.size)

@@ -17,6 +17,7 @@ import numpy as np
 
 from sim.constraints import check_params
 from sim.errors import ValidationError
+from sim.models.early_stopping import EarlyStopping
 from sim.models.history import History
 from sim.seeds import model_streams
 from sim.validation import check_array, check_dtype, check_int, check_labels
@@ -84,12 +85,15 @@ class Estimator:
         Parameters
         ----------
         task : sim.tasks.Task
-            Data with ``X_train, y_train, X_test, y_test, n_classes``.
+            Data with ``X_train, y_train, X_val, y_val, X_test, y_test, n_classes``. Training
+            uses the training split; every decision (early stopping, a callback's) sees the
+            training and validation metrics only; the test split is evaluated for the record.
         epochs : int
-            Passes over the training set (>= 1).
+            Passes over the training set (>= 1); with ``early_stopping`` at most this many.
         callback : callable, optional
-            ``callback(model, record)`` after each epoch; it may add fields to ``record`` (the
-            History's own dict); returning ``False`` stops training.
+            ``callback(model, record)`` after each epoch, with the epoch's record without its
+            test metrics; fields it adds are kept in the History; returning ``False`` stops
+            training.
         progress : bool
             Show a tqdm progress bar over epochs.
 
@@ -113,6 +117,12 @@ class Estimator:
         self._total_epochs = epochs
         self.history_ = History(meta={"model": self.model_name, "task": getattr(task, "name", ""),
                                       "seed": self.seed, "params": _jsonable(self.get_params())})
+        self._stopper = None
+        if self.early_stopping:
+            if data[2].shape[0] == 0:
+                raise ValidationError("early_stopping", self.early_stopping,
+                                      "needs a validation split (the task has none: validation_fraction > 0)")
+            self._stopper = EarlyStopping(self.n_iter_no_change, self.tol)
         return self._run(data, epochs, callback, progress)
 
     def partial_fit(self, task, epochs: int = 1, *, callback=None, progress: bool = False) -> History:
@@ -127,13 +137,13 @@ class Estimator:
         return self._run(data, epochs, callback, progress)
 
     def _run(self, data, epochs, callback, progress) -> History:
-        X, y, X_test, y_test = data
+        X, y, X_val, y_val, X_test, y_test = data
         bar = None
         if progress:
             from tqdm.auto import tqdm
             bar = tqdm(total=epochs, desc=f"{self.model_name}", unit="epoch", leave=False)
         try:
-            for _ in range(epochs):
+            for i in range(epochs):
                 before = [W.copy() for W in self._weights()]
                 factor = self._lr_schedule().factor(self.epochs_done_, self._total_epochs)
                 t0 = time.perf_counter()
@@ -142,30 +152,51 @@ class Estimator:
                 self.train_seconds_ += time.perf_counter() - t0
                 self.epochs_done_ += 1
                 self.samples_seen_ += X.shape[0]
-                self.history_.append(**self._record(X, y, X_test, y_test, before, extra))
-                record = self.history_.records[-1]  # a callback may add fields to it
+                self.history_.append(**self._record(X, y, X_val, y_val, before, extra))
+                record = self.history_.records[-1]
                 if bar is not None:
                     bar.update(1)
-                    bar.set_postfix(test_acc=f"{record['test_accuracy']:.3f}")
+                    bar.set_postfix(val_acc=f"{record['val_accuracy']:.3f}")
                 if self._check_divergence(record):
                     break
-                if callback is not None and callback(self, record) is False:
+                stop = callback is not None and callback(self, record) is False
+                # the test split is evaluated after every decision of the epoch, for the record
+                record.update(self._metrics("test", X_test, y_test))
+                if stop or self._early_stop(record):
+                    self.history_.stopped_early = not stop and i < epochs - 1
                     break
         finally:
             if bar is not None:
                 bar.close()
+        self._restore_best()
         return self.history_
 
-    def _record(self, X, y, X_test, y_test, before, extra) -> dict:
+    def _early_stop(self, record) -> bool:
+        """Update early stopping with an eligible epoch's validation accuracy; True to stop."""
+        if self._stopper is None or not self._supervised_epoch(record):
+            return False
+        return self._stopper.update(record["epoch"], record["val_accuracy"], self._get_state)
+
+    def _supervised_epoch(self, record) -> bool:
+        """Whether the epoch trained the supervised output (early stopping counts only these)."""
+        return True
+
+    def _restore_best(self) -> None:
+        stopper = self._stopper
+        if stopper is None or stopper.best_state is None or self.history_.diverged:
+            return
+        self.history_.best_epoch = stopper.best_epoch
+        if stopper.best_epoch != self.epochs_done_:
+            self._set_state(stopper.best_state)
+
+    def _record(self, X, y, X_val, y_val, before, extra) -> dict:
+        """The epoch's record: training and validation metrics (the test metrics come later)."""
         with np.errstate(all="ignore"):
-            train_loss, train_acc = self._evaluate(X, y)
-            test_loss, test_acc = self._evaluate(X_test, y_test)
             weights = self._weights()
             record = {
                 "epoch": self.epochs_done_, "samples_seen": self.samples_seen_,
                 "seconds": self.train_seconds_,
-                "train_loss": train_loss, "train_accuracy": train_acc,
-                "test_loss": test_loss, "test_accuracy": test_acc,
+                **self._metrics("train", X, y), **self._metrics("val", X_val, y_val),
                 "weight_norm": [float(np.linalg.norm(W)) for W in weights],
                 "update_norm": [float(np.linalg.norm(W - B)) for W, B in zip(weights, before)],
             }
@@ -189,6 +220,11 @@ class Estimator:
             self.history_.diverged_reason = reason
         return bool(reason)
 
+    def _metrics(self, split, X, y) -> dict:
+        with np.errstate(all="ignore"):
+            loss, acc = self._evaluate(X, y) if X.shape[0] else (math.nan, math.nan)
+        return {f"{split}_loss": loss, f"{split}_accuracy": acc}
+
     def _evaluate(self, X, y) -> tuple[float, float]:
         P = self._predict_proba_checked(X)
         if not np.all(np.isfinite(P)):
@@ -198,7 +234,7 @@ class Estimator:
 
     # ----- validation -------------------------------------------------------------------
     def _check_task(self, task):
-        for attr in ("X_train", "y_train", "X_test", "y_test", "n_classes"):
+        for attr in ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test", "n_classes"):
             if not hasattr(task, attr):
                 raise ValidationError("task", task, f"must be a sim.tasks.Task (missing {attr})")
         n_classes = check_int("task.n_classes", task.n_classes, low=2)
@@ -206,11 +242,13 @@ class Estimator:
         n_features = getattr(self, "n_features_in_", None) if hasattr(self, "history_") else None
         X = check_array("X_train", task.X_train, n_features=n_features, dtype=dtype)
         X_test = check_array("X_test", task.X_test, n_features=X.shape[1], dtype=dtype)
+        X_val = check_array("X_val", task.X_val, n_features=X.shape[1], dtype=dtype, min_rows=0)
         y = check_labels("y_train", task.y_train, n_classes, n_samples=X.shape[0])
+        y_val = check_labels("y_val", task.y_val, n_classes, n_samples=X_val.shape[0])
         y_test = check_labels("y_test", task.y_test, n_classes, n_samples=X_test.shape[0])
         if hasattr(self, "history_") and n_classes != self.n_classes_:
             raise ValidationError("task.n_classes", n_classes, f"the model was fitted with {self.n_classes_} classes")
-        return X, y, X_test, y_test
+        return X, y, X_val, y_val, X_test, y_test
 
     def _check_X(self, X) -> np.ndarray:
         self.check_fitted()
@@ -235,6 +273,32 @@ class Estimator:
     def predict(self, X) -> np.ndarray:
         """Predicted labels, shape (n_samples,), int64."""
         return np.argmax(self.predict_proba(X), axis=1).astype(np.int64)
+
+    def evaluate(self, X, y) -> dict:
+        """``{"loss": ..., "accuracy": ...}`` of the model as it is on ``X, y`` (the loss the model
+        trains on, in nats for cross-entropy; NaN for non-finite outputs)."""
+        X = self._check_X(X)
+        y = check_labels("y", y, self.n_classes_, n_samples=X.shape[0])
+        with np.errstate(all="ignore"):
+            loss, accuracy = self._evaluate(X, y)
+        return {"loss": loss, "accuracy": accuracy}
+
+    def evaluate_splits(self, task) -> dict:
+        """``train_/val_/test_`` ``loss`` and ``accuracy`` of the model as it is (the best epoch's
+        after early stopping) on the three splits of ``task``; NaN for an empty split; for a
+        diverged run, its last epoch's record."""
+        self.check_fitted()
+        out = {}
+        for split in ("train", "val", "test"):
+            X, y = getattr(task, f"X_{split}"), getattr(task, f"y_{split}")
+            if self.history_.diverged:
+                metrics = {k: self.history_.last(f"{split}_{k}") for k in ("loss", "accuracy")}
+            elif len(y) == 0:
+                metrics = {"loss": math.nan, "accuracy": math.nan}
+            else:
+                metrics = self.evaluate(X, y)
+            out.update({f"{split}_{k}": v for k, v in metrics.items()})
+        return out
 
     def score(self, X, y) -> float:
         """Accuracy (fraction correct) on ``X, y``."""
@@ -293,6 +357,8 @@ class Estimator:
         self._rng_order.bit_generator.state = rng_state
         self.history_ = history
         self.validate_params()
+        # early stopping goes on counting from here if training continues (partial_fit)
+        self._stopper = EarlyStopping(self.n_iter_no_change, self.tol) if self.early_stopping else None
         self._set_state(arrays)
         return self
 

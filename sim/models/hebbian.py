@@ -23,7 +23,7 @@ from sim.models.softmax_readout import SoftmaxReadout
 from sim.substrate import neurons
 from sim.substrate.connections import init_weights, initializer_names
 from sim.substrate.network import Network, Population
-from sim.validation import check_dtype, check_int, check_labels
+from sim.validation import check_bool, check_dtype, check_int, check_labels
 
 __all__ = ["HebbianNet", "SCHEDULES"]
 
@@ -101,6 +101,15 @@ class HebbianNet(Estimator):
         L2 decay of the readout weights (each synapse decays toward 0: still local).
     batch_size : int
         Presentations per minibatch: they settle in parallel with weights fixed.
+    early_stopping : bool
+        Stop when the validation accuracy has not improved by more than ``tol`` for
+        ``n_iter_no_change`` epochs, and keep the weights of the best validation epoch
+        (scikit-learn's rule; `sim.models.early_stopping`). Needs a validation split.
+    n_iter_no_change : int >= 1
+    tol : float >= 0
+        Improvement of the validation accuracy (a fraction) that counts.
+        Only epochs in which the readout learns count (with ``schedule='sequential'``, the
+        readout phase).
     dtype : {'float32', 'float64'}
     seed : int
     """
@@ -133,6 +142,9 @@ class HebbianNet(Estimator):
         "readout_decay": Real(low=0.0),
         "lr_schedule": Satisfies(lambda name, value: get_schedule(value, name)),
         "batch_size": Int(low=1),
+        "early_stopping": Satisfies(check_bool),
+        "n_iter_no_change": Int(low=1),
+        "tol": Real(low=0.0),
         "dtype": Satisfies(check_dtype),
         "seed": Int(low=0),
     }
@@ -142,7 +154,7 @@ class HebbianNet(Estimator):
                  max_steps=500, init="normal", init_scale=1.0, hidden_lr=0.1, hidden_lr_schedule="linear",
                  hidden_epochs=None, schedule="sequential", readout_power=1.0, readout_scaling="rms",
                  readout_optimizer="adam", readout_lr=3e-3, readout_decay=0.0, lr_schedule="constant",
-                 batch_size=20, dtype="float32", seed=0):
+                 batch_size=20, early_stopping=False, n_iter_no_change=10, tol=1e-4, dtype="float32", seed=0):
         self.hidden = hidden
         self.rule = rule
         self.rule_params = rule_params
@@ -168,6 +180,9 @@ class HebbianNet(Estimator):
         self.readout_decay = readout_decay
         self.lr_schedule = lr_schedule
         self.batch_size = batch_size
+        self.early_stopping = early_stopping
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
         self.dtype = dtype
         self.seed = seed
 
@@ -290,6 +305,9 @@ class HebbianNet(Estimator):
                 self._readout.update(R, T[idx], lr)
         self._epoch_steps = steps
         return {"phase": "+".join(p for p, on in (("hidden", learn_hidden), ("readout", learn_readout)) if on)}
+
+    def _supervised_epoch(self, record) -> bool:
+        return "readout" in record["phase"]
 
     def _epoch_extra(self, X) -> dict:
         """Code statistics of the training set after an epoch (untimed, like the evaluation)."""

@@ -11,8 +11,8 @@ import numpy as np
 __all__ = ["History"]
 
 # per-epoch columns every model records; models may add their own (e.g. sparsity)
-BASE_FIELDS = ("epoch", "samples_seen", "seconds", "train_loss", "train_accuracy", "test_loss",
-               "test_accuracy", "weight_norm", "update_norm")
+BASE_FIELDS = ("epoch", "samples_seen", "seconds", "train_loss", "train_accuracy", "val_loss",
+               "val_accuracy", "test_loss", "test_accuracy", "weight_norm", "update_norm")
 TIME_FIELDS = ("seconds",)
 
 
@@ -25,8 +25,10 @@ class History:
     records : list of dict
         One dict per finished epoch with at least ``epoch`` (1-based), ``samples_seen`` (training
         presentations so far), ``seconds`` (cumulative wall-clock training time, s, excluding
-        evaluation), ``train_loss``, ``train_accuracy``, ``test_loss``, ``test_accuracy``
-        (accuracies as fractions in [0, 1], losses in nats for cross-entropy),
+        evaluation), ``train_loss``, ``train_accuracy``, ``val_loss``, ``val_accuracy`` (NaN
+        without a validation split), ``test_loss``, ``test_accuracy`` (accuracies as fractions
+        in [0, 1], losses in nats for cross-entropy; the test metrics are recorded for the
+        learning curves and never shown to a callback),
         ``weight_norm`` and ``update_norm`` (Frobenius norm per connection, list, of the weights
         after the epoch and of their change during it). Models may add fields.
     diverged : bool
@@ -34,6 +36,11 @@ class History:
         exceeded the model's bound.
     diverged_reason : str
         Why, when diverged.
+    best_epoch : int or None
+        With early stopping: the epoch of the best validation accuracy, whose weights the model
+        kept (the records after it show the epochs that followed).
+    stopped_early : bool
+        True when early stopping ended training before the requested epochs.
     meta : dict
         Model name, task name, seed and anything else a model wants to keep.
     """
@@ -42,6 +49,8 @@ class History:
     diverged: bool = False
     diverged_reason: str = ""
     meta: dict = field(default_factory=dict)
+    best_epoch: int | None = None
+    stopped_early: bool = False
 
     def append(self, **record) -> None:
         self.records.append(record)
@@ -64,12 +73,14 @@ class History:
     def to_dict(self) -> dict:
         """Plain, JSON-ready dict (numpy scalars and arrays turned into Python values)."""
         return {"records": _plain(self.records), "diverged": bool(self.diverged),
-                "diverged_reason": self.diverged_reason, "meta": _plain(self.meta)}
+                "diverged_reason": self.diverged_reason, "meta": _plain(self.meta),
+                "best_epoch": self.best_epoch, "stopped_early": bool(self.stopped_early)}
 
     @classmethod
     def from_dict(cls, d: dict) -> History:
         return cls(records=list(d["records"]), diverged=bool(d["diverged"]),
-                   diverged_reason=d.get("diverged_reason", ""), meta=dict(d.get("meta", {})))
+                   diverged_reason=d.get("diverged_reason", ""), meta=dict(d.get("meta", {})),
+                   best_epoch=d.get("best_epoch"), stopped_early=bool(d.get("stopped_early", False)))
 
     def to_json(self, **kwargs) -> str:
         # non-finite numbers are kept as JSON's NaN/Infinity extensions (Python reads them back)

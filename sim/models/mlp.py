@@ -17,7 +17,7 @@ from sim.models.estimator import Estimator
 from sim.substrate import neurons
 from sim.substrate.connections import initializer_names
 from sim.substrate.network import Network, Population
-from sim.validation import check_choice, check_dtype, check_int, check_labels
+from sim.validation import check_bool, check_choice, check_dtype, check_int, check_labels
 
 __all__ = ["BackpropMLP"]
 
@@ -52,6 +52,13 @@ class BackpropMLP(Estimator):
         L2 coefficient ``lambda`` on weights (not biases): the loss gains ``lambda/2 ||W||^2``.
     init : str
         Weight initializer (`sim.substrate.connections.initializer_names()`); biases start at 0.
+    early_stopping : bool
+        Stop when the validation accuracy has not improved by more than ``tol`` for
+        ``n_iter_no_change`` epochs, and keep the weights of the best validation epoch
+        (scikit-learn's rule; `sim.models.early_stopping`). Needs a validation split.
+    n_iter_no_change : int >= 1
+    tol : float >= 0
+        Improvement of the validation accuracy (a fraction) that counts.
     dtype : {'float32', 'float64'}
     seed : int
         Root seed: weights, data order and any noise come from independent streams of it.
@@ -61,7 +68,8 @@ class BackpropMLP(Estimator):
 
     def __init__(self, hidden=(128,), activation="relu", output="softmax", learning="backprop",
                  optimizer="adam", lr=1e-3, lr_schedule="constant", batch_size=32, weight_decay=0.0,
-                 init="glorot_uniform", dtype="float32", seed=0):
+                 init="glorot_uniform", early_stopping=False, n_iter_no_change=10, tol=1e-4,
+                 dtype="float32", seed=0):
         self.hidden = hidden
         self.activation = activation
         self.output = output
@@ -72,6 +80,9 @@ class BackpropMLP(Estimator):
         self.batch_size = batch_size
         self.weight_decay = weight_decay
         self.init = init
+        self.early_stopping = early_stopping
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
         self.dtype = dtype
         self.seed = seed
 
@@ -86,6 +97,9 @@ class BackpropMLP(Estimator):
         "batch_size": Int(low=1),
         "weight_decay": Real(low=0.0),
         "init": Choice(initializer_names()),
+        "early_stopping": Satisfies(check_bool),
+        "n_iter_no_change": Int(low=1),
+        "tol": Real(low=0.0),
         "dtype": Satisfies(check_dtype),
         "seed": Int(low=0),
     }

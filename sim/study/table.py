@@ -17,7 +17,8 @@ __all__ = ["COLUMNS", "ID_COLUMNS", "METRIC_COLUMNS", "WALL_CLOCK_COLUMNS", "tab
            "csv_text", "read_csv"]
 
 ID_COLUMNS = ("run_id", "task", "model", "model_name", "kind", "seed", "condition", "status")
-METRIC_COLUMNS = ("epoch", "samples_seen", "seconds", "train_loss", "train_accuracy", "test_loss",
+METRIC_COLUMNS = ("epoch", "samples_seen", "seconds", "train_loss", "train_accuracy", "val_loss",
+                  "val_accuracy", "test_loss",
                   "test_accuracy", "active_fraction", "dead_fraction", "converged_fraction",
                   "silent_inputs", "settle_steps")
 COLUMNS = ID_COLUMNS + METRIC_COLUMNS

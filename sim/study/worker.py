@@ -90,11 +90,10 @@ def _execute(spec):
         extra = {}
     history = model.history_
     evaluation = {
-        "epochs": history.epochs, "samples_seen": int(getattr(model, "samples_seen_", 0)),
-        "n_train": train_task.n_train,
-        "train_accuracy": history.last("train_accuracy"), "train_loss": history.last("train_loss"),
-        "test_accuracy": history.last("test_accuracy"), "test_loss": history.last("test_loss"),
-        "seconds": history.last("seconds"),
+        "epochs": history.epochs, "best_epoch": history.best_epoch,
+        "samples_seen": int(getattr(model, "samples_seen_", 0)),
+        "n_train": train_task.n_train, "n_val": train_task.n_val,
+        **model.evaluate_splits(train_task), "seconds": history.last("seconds"),
         "diverged": bool(history.diverged), "diverged_reason": history.diverged_reason, **extra,
     }
     arrays = {}
@@ -120,14 +119,12 @@ def _sequential(model, task, spec, epochs):
     curves = {"epoch": [], "acc_first": [], "acc_second": [], "phase": []}
 
     def recorder(phase):
-        # the part being trained is the model's own test set (its History has that accuracy);
-        # only the other part needs an extra evaluation
+        # records the test accuracy of both halves for the forgetting curves; it never stops
+        # training (a callback's record holds no test metrics: it must not decide on them)
         def callback(m, record):
-            current = float(record["test_accuracy"])
-            other = m.score(*((second.X_test, second.y_test) if phase == 1 else (first.X_test, first.y_test)))
             curves["epoch"].append(int(record["epoch"]))
-            curves["acc_first"].append(current if phase == 1 else other)
-            curves["acc_second"].append(other if phase == 1 else current)
+            curves["acc_first"].append(m.score(first.X_test, first.y_test))
+            curves["acc_second"].append(m.score(second.X_test, second.y_test))
             curves["phase"].append(phase)
         return callback
 

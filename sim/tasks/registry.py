@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.errors import ValidationError
-from sim.seeds import task_streams
+from sim.seeds import task_streams, validation_rng
 from sim.tasks import toys as _toys
-from sim.tasks.splits import split_indices
+from sim.tasks.splits import DEFAULT_VALIDATION_FRACTION, carve_validation, split_indices
 from sim.tasks.task import Task, frozen
 from sim.validation import check_bool, check_choice, check_int, check_number
 
@@ -35,6 +35,7 @@ CHECKS: dict[str, Callable] = {
     "size": lambda k, v: check_int(k, v, low=1, high=256),
     "test_fraction": lambda k, v: check_number(k, v, low=0.0, high=1.0, low_open=True, high_open=True),
     "resplit": check_bool,
+    "validation_fraction": lambda k, v: check_number(k, v, low=0.0, high=1.0, high_open=True),
 }
 
 
@@ -99,10 +100,16 @@ def _build_mnist1d(seed, key, resplit, test_fraction):
     elif test_fraction != 0.2:
         raise ValidationError("test_fraction", test_fraction,
                               "mnist1d uses its fixed 4000/1000 split; pass resplit=True to change it")
+    meta["standardize"] = True  # fitted by load() on the training split left after validation
+    return X_train, y_train, X_test, y_test, 10, meta
+
+
+def _standardize(X_train, X_test, X_val, meta):
+    """Global standardization, one scalar mean and std fitted on ``X_train``."""
     mean, std = float(X_train.mean()), float(X_train.std())
     meta.update(scaling="global standardization (x - mean) / std, one scalar mean and std "
                         "fitted on the training split", scaler={"mean": mean, "std": std})
-    return (X_train - mean) / std, y_train, (X_test - mean) / std, y_test, 10, meta
+    return (X_train - mean) / std, (X_test - mean) / std, (X_val - mean) / std
 
 
 @dataclass(frozen=True)
@@ -138,8 +145,9 @@ def names() -> list[str]:
     return list(_REGISTRY)
 
 
-def load(name: str, seed: int = 0, **params) -> Task:
-    """Load a registered task.
+def load(name: str, seed: int = 0, validation_fraction: float = DEFAULT_VALIDATION_FRACTION,
+         **params) -> Task:
+    """Load a registered task, with train, validation and test splits.
 
     Parameters
     ----------
@@ -149,7 +157,15 @@ def load(name: str, seed: int = 0, **params) -> Task:
         Non-negative seed. Generated tasks (toys, bars) draw different data for different
         seeds; ``digits`` (and ``mnist1d`` with ``resplit=True``) gets a different split.
         ``mnist1d`` without ``resplit`` is the package's fixed dataset (its own seed 42) and
-        its fixed 4000/1000 split, so ``seed`` does not change it.
+        its fixed 4000/1000 split, so ``seed`` does not change it. The validation split
+        changes with ``seed`` for every task.
+    validation_fraction : float in [0, 1)
+        Share of the training split carved off, stratified, as the validation split (0: none,
+        for a final refit on all training data). With the default 0.2 the registered tasks
+        have (train / validation / test): toys and bars 800 / 200 / 1000 (of ``n_train``:
+        ``n_train - ceil(0.2 n_train)`` / ``ceil(0.2 n_train)``), digits 1149 / 288 / 360,
+        mnist1d 3200 / 800 / 1000. Scaling that is fitted (mnist1d) is fitted on the
+        training split left after the carve.
     **params
         Task parameters (unknown ones are refused), defaults:
 
@@ -165,7 +181,8 @@ def load(name: str, seed: int = 0, **params) -> Task:
     Returns
     -------
     Task
-        ``meta["params"]`` holds all parameters including defaults and ``seed``.
+        ``meta["params"]`` holds all parameters including defaults, ``validation_fraction`` and
+        ``seed``.
 
     Raises
     ------
@@ -179,23 +196,29 @@ def load(name: str, seed: int = 0, **params) -> Task:
             raise ValidationError(param, params[param], f"unknown parameter for task {key!r}; "
                                   f"valid: {', '.join(spec.defaults) or 'none'}, seed")
     seed = check_int("seed", seed, low=0)
+    fraction = CHECKS["validation_fraction"]("validation_fraction", validation_fraction)
     values = {k: CHECKS[k](k, v) for k, v in {**spec.defaults, **params}.items()}
     X_train, y_train, X_test, y_test, n_classes, meta = spec.build(seed, key, **values)
-    meta = {"description": spec.description.format(**values), "params": {"seed": seed, **values},
-            **meta}
-    return Task(key, X_train, y_train, X_test, y_test, n_classes, meta)
+    X_train, y_train, X_val, y_val, meta = carve_validation(X_train, y_train, meta, fraction,
+                                                            validation_rng(seed, key))
+    if meta.pop("standardize", False):
+        X_train, X_test, X_val = _standardize(X_train, X_test, X_val, meta)
+    meta = {"description": spec.description.format(**values),
+            "params": {"seed": seed, **values, "validation_fraction": fraction}, **meta}
+    return Task(key, X_train, y_train, X_test, y_test, n_classes, meta, X_val=X_val, y_val=y_val)
 
 
 
 def table() -> str:
     """Text table of the registered tasks (default params): name, input size, classes,
-    train/test sizes and a one-line description."""
-    rows = [("name", "input", "classes", "train", "test", "description")]
+    train / validation / test sizes and a one-line description."""
+    rows = [("name", "input", "classes", "train", "val", "test", "description")]
     for key in names():
         t = load(key)
         shape = t.meta["image_shape"]
         size = "x".join(map(str, shape)) if shape else str(t.n_features)
-        rows.append((key, size, str(t.n_classes), str(t.n_train), str(t.n_test), t.meta["description"]))
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r[:5], widths)) + "  " + r[5] for r in rows)
+        rows.append((key, size, str(t.n_classes), str(t.n_train), str(t.n_val), str(t.n_test),
+                     t.meta["description"]))
+    widths = [max(len(r[i]) for r in rows) for i in range(6)]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r[:6], widths)) + "  " + r[6] for r in rows)
 

@@ -117,11 +117,12 @@ def label_noise(y, fraction, n_classes, rng) -> np.ndarray:
     return out
 
 
-def _take(task, train, test):
-    """``task`` restricted to rows ``train`` / ``test`` (per-sample meta entries follow)."""
+def _take(task, train, test, val=slice(None)):
+    """``task``'s meta restricted to rows ``train`` / ``test`` / ``val`` (per-sample entries follow)."""
     meta = dict(task.meta)
     for key, value in task.meta.items():
-        for suffix, rows, n in (("_train", train, task.n_train), ("_test", test, task.n_test)):
+        for suffix, rows, n in (("_train", train, task.n_train), ("_test", test, task.n_test),
+                                ("_val", val, task.n_val)):
             if key.endswith(suffix) and isinstance(value, np.ndarray) and value.shape[:1] == (n,):
                 meta[key] = value[rows]
     return meta
@@ -134,7 +135,7 @@ def _check_task(task):
 
 
 def subsample(task, n_per_class, rng):
-    """Keep exactly ``n_per_class`` training samples of each class (the test split is unchanged).
+    """Keep exactly ``n_per_class`` training samples of each class (validation and test unchanged).
 
     Nested: each class present in ``y_train`` (in order 0, 1, ...) gets one permutation drawn
     from ``rng`` and its first ``n_per_class`` entries are kept, so with equally seeded
@@ -173,7 +174,7 @@ def subsample(task, n_per_class, rng):
 
 
 def class_subset(task, classes, relabel=False):
-    """Keep only the samples (train and test) whose label is in ``classes``.
+    """Keep only the samples (train, validation and test) whose label is in ``classes``.
 
     Parameters
     ----------
@@ -199,14 +200,15 @@ def class_subset(task, classes, relabel=False):
         raise ValidationError("relabel", relabel, "must be True or False")
     train = np.flatnonzero(np.isin(task.y_train, arr))
     test = np.flatnonzero(np.isin(task.y_test, arr))
+    val = np.flatnonzero(np.isin(task.y_val, arr))
     if train.size == 0 or test.size == 0:
         raise ValidationError("classes", classes, "leave no training or no test samples")
-    y_train, y_test, n_classes = task.y_train[train], task.y_test[test], task.n_classes
+    y_train, y_test, y_val, n_classes = task.y_train[train], task.y_test[test], task.y_val[val], task.n_classes
     if relabel:
         lookup = np.full(task.n_classes, -1, dtype=np.int64)
         lookup[arr] = np.arange(arr.size)
-        y_train, y_test, n_classes = lookup[y_train], lookup[y_test], int(arr.size)
-    meta = _take(task, train, test)
+        y_train, y_test, y_val, n_classes = lookup[y_train], lookup[y_test], lookup[y_val], int(arr.size)
+    meta = _take(task, train, test, val)
     meta.update(classes_kept=tuple(int(c) for c in arr), relabelled=bool(relabel))
     return task.with_data(X_train=task.X_train[train], y_train=y_train, X_test=task.X_test[test],
-                          y_test=y_test, n_classes=n_classes, meta=meta)
+                          y_test=y_test, X_val=task.X_val[val], y_val=y_val, n_classes=n_classes, meta=meta)

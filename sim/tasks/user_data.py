@@ -5,19 +5,23 @@ from __future__ import annotations
 import numpy as np
 
 from sim.errors import ValidationError
-from sim.seeds import task_streams
+from sim.seeds import task_streams, validation_rng
 from sim.tasks.idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx
 from sim.tasks.registry import CHECKS
-from sim.tasks.splits import scale_features, split_indices
+from sim.tasks.splits import DEFAULT_VALIDATION_FRACTION, carve_validation, scale_features, split_indices
 from sim.tasks.task import Task
 from sim.validation import check_array, check_bool, check_choice, check_int, check_labels
 
 __all__ = ["from_arrays", "idx"]
 
 
-def from_arrays(X, y, *, test_fraction=0.2, seed=0, name="arrays", scale="standard",
-                stratify=True) -> Task:
-    """Make a task from user arrays with a random (stratified) train/test split.
+def from_arrays(X, y, *, test_fraction=0.2, validation_fraction=DEFAULT_VALIDATION_FRACTION, seed=0,
+                name="arrays", scale="standard", stratify=True) -> Task:
+    """Make a task from user arrays with random (stratified) train / validation / test splits.
+
+    ``ceil(test_fraction * n)`` samples go to test; of the rest, ``ceil(validation_fraction *
+    n_rest)`` go to validation (`sim.tasks.splits.validation_indices`, always stratified where
+    classes allow), the remainder to train. Scaling is fitted on the train split alone.
 
     Parameters
     ----------
@@ -27,8 +31,10 @@ def from_arrays(X, y, *, test_fraction=0.2, seed=0, name="arrays", scale="standa
         Integer labels ``>= 0``; ``n_classes = max(y) + 1`` (labels are not renumbered).
     test_fraction : float in (0, 1)
         Test share; ``ceil(test_fraction * n)`` samples go to the test split (as in sklearn).
+    validation_fraction : float in [0, 1)
+        Share of the remaining samples carved off as validation (0: none).
     seed : int
-        Seed of the split.
+        Seed of the splits (validation: `sim.seeds.validation_rng`).
     name : str
         Task name.
     scale : {"standard", "none", "minmax"}
@@ -39,25 +45,29 @@ def from_arrays(X, y, *, test_fraction=0.2, seed=0, name="arrays", scale="standa
     Returns
     -------
     Task
-        ``meta["index_train"]`` / ``meta["index_test"]`` are the original row indices.
+        ``meta["index_train"]`` / ``meta["index_val"]`` / ``meta["index_test"]`` are the original
+        row indices.
     """
     X = check_array("X", X, dtype=np.float64)
     y = check_labels("y", y, n_samples=X.shape[0])
     test_fraction = CHECKS["test_fraction"]("test_fraction", test_fraction)
+    fraction = CHECKS["validation_fraction"]("validation_fraction", validation_fraction)
     seed = check_int("seed", seed, low=0)
     scale = check_choice("scale", scale, ("standard", "none", "minmax"))
     stratify = check_bool("stratify", stratify)
     train, test = split_indices(y, test_fraction, task_streams(seed, "arrays")[0], stratify)
-    X_train, X_test, text, scaler = scale_features(X[train], X[test], scale)
-    meta = {"description": f"user arrays ({X.shape[0]} samples)", "image_shape": None,
-            "params": {"seed": seed, "test_fraction": test_fraction, "scale": scale,
-                       "stratify": stratify},
-            "scaling": text, "scaler": scaler, "index_train": train, "index_test": test}
-    return Task(name, X_train, y[train], X_test, y[test], int(y.max()) + 1, meta)
+    X_train, y_train, X_val, y_val, meta = carve_validation(X[train], y[train], {"index_train": train},
+                                                            fraction, validation_rng(seed, "arrays"))
+    X_train, X_test, X_val, text, scaler = scale_features(X_train, X[test], scale, X_val)
+    meta.update({"description": f"user arrays ({X.shape[0]} samples)", "image_shape": None,
+                 "params": {"seed": seed, "test_fraction": test_fraction, "validation_fraction": fraction,
+                            "scale": scale, "stratify": stratify},
+                 "scaling": text, "scaler": scaler, "index_test": test})
+    return Task(name, X_train, y_train, X_test, y[test], int(y.max()) + 1, meta, X_val=X_val, y_val=y_val)
 
 
 def idx(images_path, labels_path, *, test_images_path=None, test_labels_path=None,
-        test_fraction=0.2, seed=0, scale="max") -> Task:
+        test_fraction=0.2, validation_fraction=DEFAULT_VALIDATION_FRACTION, seed=0, scale="max") -> Task:
     """Load an MNIST-format dataset from IDX files (plain or gzip).
 
     Parameters
@@ -68,6 +78,8 @@ def idx(images_path, labels_path, *, test_images_path=None, test_labels_path=Non
         A given test split (both or neither). Without them the data are split randomly,
         stratified when every class has >= 2 samples, with ``test_fraction`` and ``seed``.
     test_fraction : float in (0, 1)
+    validation_fraction : float in [0, 1)
+        Share of the training images carved off, stratified, as the validation split.
     seed : int
     scale : {"max", "standard", "minmax", "none"}
         ``"max"`` divides by 255; the others are fitted on the training split.
@@ -85,6 +97,7 @@ def idx(images_path, labels_path, *, test_images_path=None, test_labels_path=Non
         differ, test images of another shape, only one of the test paths given.
     """
     test_fraction = CHECKS["test_fraction"]("test_fraction", test_fraction)
+    fraction = CHECKS["validation_fraction"]("validation_fraction", validation_fraction)
     seed = check_int("seed", seed, low=0)
     scale = check_choice("scale", scale, ("max", "standard", "minmax", "none"))
     if (test_images_path is None) != (test_labels_path is None):
@@ -116,11 +129,16 @@ def idx(images_path, labels_path, *, test_images_path=None, test_labels_path=Non
                              stratify=bool(counts[counts > 0].min() >= 2))
         X_train, y_train, X_test, y_test = X[train], labels[train], X[test], labels[test]
         meta.update(index_train=train, index_test=test)
-    X_train, X_test, text, scaler = scale_features(X_train, X_test, scale)
+    if "index_train" not in meta:  # a given test split: the training rows are the file's rows
+        meta["index_train"] = np.arange(X_train.shape[0], dtype=np.int64)
+    X_train, y_train, X_val, y_val, meta = carve_validation(X_train, y_train, meta, fraction,
+                                                            validation_rng(seed, "arrays"))
+    X_train, X_test, X_val, text, scaler = scale_features(X_train, X_test, scale, X_val)
     meta.update(description=f"IDX images {shape[0]}x{shape[1]} from {images_path}", scaling=text,
-                scaler=scaler, params={"seed": seed, "test_fraction": test_fraction, "scale": scale,
+                scaler=scaler, params={"seed": seed, "test_fraction": test_fraction,
+                                       "validation_fraction": fraction, "scale": scale,
                                        "test_images_path": test_images_path,
                                        "test_labels_path": test_labels_path})
     n_classes = int(max(y_train.max(), y_test.max())) + 1
-    return Task("idx", X_train, y_train, X_test, y_test, n_classes, meta)
+    return Task("idx", X_train, y_train, X_test, y_test, n_classes, meta, X_val=X_val, y_val=y_val)
 

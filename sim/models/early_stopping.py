@@ -1,0 +1,58 @@
+"""Early stopping on the validation split, with scikit-learn's rule and names.
+
+After every eligible epoch the validation accuracy ``s`` is compared with the best so far: if
+``s > best + tol`` the count of epochs without improvement is reset, otherwise it grows; when it
+reaches ``n_iter_no_change`` training stops. The model's state at the best validation accuracy
+(any ``s > best``, the earliest of ties) is kept and restored at the end, as
+``sklearn.neural_network.MLPClassifier(early_stopping=True)`` does. Only validation metrics
+enter: the test split never decides.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["EarlyStopping"]
+
+
+class EarlyStopping:
+    """Tracks the validation accuracy of one run.
+
+    Parameters
+    ----------
+    n_iter_no_change : int >= 1
+        Eligible epochs without an improvement of more than ``tol`` before stopping.
+    tol : float >= 0
+        Minimum improvement of the validation accuracy (a fraction) that resets the count.
+
+    Attributes
+    ----------
+    best_score : float
+        Best validation accuracy so far (-inf before the first eligible epoch).
+    best_epoch : int or None
+        Epoch (1-based) of ``best_score``.
+    best_state : dict or None
+        Copies of the model's arrays at ``best_epoch``.
+    """
+
+    def __init__(self, n_iter_no_change: int, tol: float):
+        self.n_iter_no_change = int(n_iter_no_change)
+        self.tol = float(tol)
+        self.best_score = -math.inf
+        self.best_epoch = None
+        self.best_state = None
+        self.no_improvement = 0
+
+    def update(self, epoch: int, score: float, state) -> bool:
+        """Record validation accuracy ``score`` of ``epoch``; ``state()`` gives the model's arrays
+        (called only at a new best). Returns True when training should stop."""
+        if math.isfinite(score) and score > self.best_score + self.tol:
+            self.no_improvement = 0
+        else:
+            self.no_improvement += 1
+        if math.isfinite(score) and score > self.best_score:
+            self.best_score, self.best_epoch = float(score), int(epoch)
+            self.best_state = {k: np.array(v, copy=True) for k, v in state().items()}
+        return self.no_improvement >= self.n_iter_no_change
