@@ -5,6 +5,13 @@ Holm-corrected over every comparison of the study). Written as Markdown (``summa
 (``summary.csv``: one row per task and model; ``summary_tests.csv``: one row per comparison),
 with an overview bar chart.
 
+Every planned run is accounted for: a row says how many of its planned runs finished, diverged
+or failed, and a model whose runs all diverged still has its row. The rule for diverged runs:
+a diverged run is a failure of its model and counts at chance accuracy (100 / number of classes)
+in the test-accuracy mean and in the paired tests; the other columns (gap, AUCs, times) average
+the finished runs only. Failed runs (an exception, not the model's doing) are counted, not
+averaged.
+
 Run as ``python -m analyses.summary RESULTS_DIR [--out DIR] [--format png,pdf]``.
 """
 
@@ -39,7 +46,8 @@ METRICS = {
     "seconds_to_90": lambda r: time_to_fraction(r["history"]["records"])["seconds"],
     "train_seconds": lambda r: r["evaluation"]["seconds"],
 }
-ROW_COLUMNS = (["task", "model", "model_label", "n_seeds", "n_not_finished"]
+ROW_COLUMNS = (["task", "model", "model_label", "n_seeds", "n_not_finished", "n_planned", "n_finished",
+                "n_diverged", "n_failed"]
                + [f"{m}_{s}" for m in METRICS for s in ("mean", "ci95")])
 TEST_COLUMNS = ("task", "model_a", "model_b", "metric", "n_pairs", "diff_pp_mean", "diff_pp_ci95",
                 "p_t", "p_wilcoxon", "p_t_holm", "p_wilcoxon_holm", "significant")
@@ -60,6 +68,17 @@ def _pairs(models):
     return list(itertools.combinations(ordered, 2))
 
 
+def _scored_accuracy(st, runs) -> dict:
+    """``{seed: test accuracy (%)}`` of finished runs, diverged runs at chance (100 / classes)."""
+    out = {}
+    for r in runs:
+        if r.get("status") == "finished":
+            out[r["config"]["seed"]] = 100 * r["evaluation"]["test_accuracy"]
+        elif r.get("status") == "diverged":
+            out[r["config"]["seed"]] = 100 / st.task(r).n_classes
+    return out
+
+
 def data(results_dir) -> dict:
     """The summary table and the paired tests.
 
@@ -67,34 +86,42 @@ def data(results_dir) -> dict:
     -------
     dict
         ``tasks``; ``rows``: one dict per (task, model) with the keys of `ROW_COLUMNS`
-        (accuracies in %, the gap in percentage points, AUCs in %, times in s);
+        (accuracies in %, the gap in percentage points, AUCs in %, times in s; ``n_seeds`` runs
+        enter the test accuracy: finished ones and diverged ones at chance);
         ``tests``: one dict per comparison with the keys of `TEST_COLUMNS` (``diff`` = first
         model minus second, test accuracy in percentage points; Holm over all comparisons with
         a finite p; ``significant`` from the Holm-adjusted paired-t p); ``n_comparisons``.
     """
+    st = open_store(results_dir)
     runs = finished_runs(results_dir, "standard")
     groups = group(runs, "task", "model")
-    dims = n_features(results_dir, runs)
-    everything = [r for r in open_store(results_dir).runs(include_failed=True)
-                  if r["config"]["kind"] == "standard"]
-    tasks = task_order(results_dir, [t for t, _ in groups])
+    everything = [r for r in st.runs(include_failed=True) if r["config"]["kind"] == "standard"]
+    stored = group(everything, "task", "model")
+    planned = group([{"config": c} for c in (st.manifest().get("runs") or {}).values()
+                     if c.get("kind") == "standard"], "task", "model")
+    dims = n_features(results_dir, everything)
+    tasks = task_order(results_dir, [t for t, _ in {**planned, **stored}])
     rows, tests = [], []
     for task in tasks:
-        models = model_order(m for t, m in groups if t == task)
+        models = model_order(m for t, m in {**planned, **stored} if t == task)
+        scored = {m: _scored_accuracy(st, stored.get((task, m), [])) for m in models}
         for model in models:
-            rs = groups[(task, model)]
-            row = {"task": task, "model": model, "model_label": style.label(model), "n_seeds": len(rs),
-                   "n_not_finished": sum(1 for r in everything if r["config"]["task"] == task
-                                         and r["config"]["model"] == model and r.get("status") != "finished")}
+            rs = groups.get((task, model), [])
+            status = [r.get("status") for r in stored.get((task, model), [])]
+            row = {"task": task, "model": model, "model_label": style.label(model),
+                   "n_seeds": len(scored[model]), "n_not_finished": len(status) - status.count("finished"),
+                   "n_planned": max(len(planned.get((task, model), [])), len(status)),
+                   "n_finished": status.count("finished"), "n_diverged": status.count("diverged"),
+                   "n_failed": status.count("failed")}
             for name, get in METRICS.items():
-                if name == "occlusion_auc_pct" and dims[task] <= OCCLUSION_MIN_FEATURES:
+                if name == "occlusion_auc_pct" and dims.get(task, 0) <= OCCLUSION_MIN_FEATURES:
                     row[f"{name}_mean"] = row[f"{name}_ci95"] = float("nan")  # not an occlusion
                     continue
-                row[f"{name}_mean"], row[f"{name}_ci95"] = mean_ci([get(r) for r in rs])
+                values = list(scored[model].values()) if name == "test_accuracy_pct" else [get(r) for r in rs]
+                row[f"{name}_mean"], row[f"{name}_ci95"] = mean_ci(values)
             rows.append(row)
         for a, b in _pairs(models):
-            acc = {m: {r["config"]["seed"]: 100 * r["evaluation"]["test_accuracy"] for r in groups[(task, m)]}
-                   for m in (a, b)}
+            acc = {m: scored[m] for m in (a, b)}
             seeds = sorted(set(acc[a]) & set(acc[b]))  # paired by seed index: same split, same data
             x, y = [acc[a][s] for s in seeds], [acc[b][s] for s in seeds]
             diff = np.subtract(x, y)
@@ -149,7 +176,10 @@ def markdown(d) -> str:
         "the noise or occlusion levels (no occlusion for 2-D tasks); *to 90%* = the first epoch at "
         "which the test accuracy reaches 90% of its final value, with the training samples seen and "
         "training seconds by then "
-        "(means over seeds; CIs in summary.csv); training time excludes evaluation.",
+        "(means over seeds; CIs in summary.csv); training time excludes evaluation. "
+        "A diverged run is a failure of its model: it counts at chance accuracy (100 / classes) in the "
+        "test accuracy and the paired tests; the other columns average finished runs only; *runs* "
+        "gives finished of planned, with diverged and failed runs named.",
         "",
         f"Comparisons: test accuracy, paired by seed (same data split), difference = first − second "
         f"model in percentage points; paired t-test and Wilcoxon signed-rank test (exact), both "
@@ -162,10 +192,11 @@ def markdown(d) -> str:
     for task in d["tasks"]:
         lines += [f"### {task}", "",
                   "| model | test accuracy (%) | train − test gap (pp) | noise AUC (%) | occlusion AUC (%) "
-                  "| to 90%: epoch · samples · s | training time (s) | seeds |",
+                  "| to 90%: epoch · samples · s | training time (s) | runs |",
                   "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
         for r in (r for r in d["rows"] if r["task"] == task):
-            seeds = str(r["n_seeds"]) + (f" ({r['n_not_finished']} not finished)" if r["n_not_finished"] else "")
+            seeds = f"{r['n_finished']} of {r['n_planned']}" + "".join(
+                f", {r[f'n_{k}']} {k}" for k in ("diverged", "failed") if r[f"n_{k}"])
             lines.append(
                 f"| {r['model_label']} | {_pm(r['test_accuracy_pct_mean'], r['test_accuracy_pct_ci95'])} "
                 f"| {_pm(r['gap_pp_mean'], r['gap_pp_ci95'])} "
@@ -227,11 +258,16 @@ def _overview(d, out_dir, formats):
             ax.bar(x, m, width * 0.9, color=style.color(model))
             if np.isfinite(c):
                 ax.errorbar(x, m, [[min(c, m)], [min(c, 100 - m)]], color="k", capsize=3, linewidth=1.2)
-            ax.text(x, min(m + (c if np.isfinite(c) else 0), 100) + 1.5, f"{m:.0f}", ha="center", fontsize=7.5)
+            failed = row["n_diverged"] + row["n_failed"]
+            note = f"{m:.0f}" + (f"\n{failed}/{row['n_planned']} failed" if failed else "")
+            ax.text(x, min(m + (c if np.isfinite(c) else 0), 100) + 1.5, note, ha="center", fontsize=7.5)
     ax.set_ylim(0, 110)
     ax.set_yticks(range(0, 101, 20))
     ax.set_ylabel("final test accuracy (%)")
     ax.set_title("Final test accuracy per task")
+    if any(r["n_diverged"] for r in d["rows"]):
+        ax.text(0.0, -0.2, "diverged runs count at chance accuracy", transform=ax.transAxes, fontsize=7.5,
+                ha="left", va="top")
     model_legend(fig, models, counts, ncols=3, title=ci_title(counts.values()).replace("mean", "bar: mean"))
     return style.save(fig, out_dir, "accuracy_overview", formats)
 

@@ -70,9 +70,10 @@ def _cmd_study(args) -> int:
     config = "quick" if args.quick else (args.config or "default")
     study = _study.load(config)  # validated before anything runs
     out = args.out or str(Path("results") / study.name)
-    print(f"{study.summary()} -> {out}", file=sys.stderr)
     summary = run_study(study, out, workers=args.workers, scheduler=args.scheduler,
-                        progress=not args.no_progress, retry_failed=not args.keep_failed)
+                        progress=not args.no_progress, retry_failed=not args.keep_failed,
+                        scheduler_timeout=args.scheduler_timeout,
+                        on_start=lambda st, _out: print(f"{st.summary()} -> {out}", file=sys.stderr))
     print(f"{summary['total']} runs: {summary['computed']} computed ({summary['finished']} finished, "
           f"{summary['diverged']} diverged, {summary['failed']} failed), {summary['skipped']} already "
           f"stored; {summary['seconds']:.1f} s wall clock ({summary['backend']}, "
@@ -105,11 +106,23 @@ def _build_figures(out, figures) -> int:
 def _cmd_status(args) -> int:
     from sim.study import store
     st = store.open(args.dir)
-    status = st.status()
+    if not st.manifest_path.is_file():
+        raise ValidationError("dir", args.dir, "is not a results store (no manifest.json); "
+                              "`neurocompare study CONFIG --out DIR` creates one")
     manifest = st.manifest()
+    if args.rebuild_table:
+        with st.writer_lock(parameter="dir"):
+            rows = st.rebuild_table()
+        print(f"{args.dir}: table.csv rebuilt ({rows} rows)", file=sys.stderr)
+    status = st.status()
+    table = st.table_state()
     if args.json:
-        print(json.dumps({k: v for k, v in status.items() if k != "ids" or args.ids}))
+        print(json.dumps({**{k: v for k, v in status.items() if k != "ids" or args.ids}, "table": table}))
         return 0
+    if table != "current":
+        why = "table.csv is missing" if table == "missing" else "table.csv is older than the newest run file"
+        print(f"{args.dir}: table stale ({why}): rebuild with `neurocompare status {args.dir} "
+              "--rebuild-table`", file=sys.stderr)
     name = manifest.get("name", "?")
     print(f"{args.dir}: study {name!r}, {status['total']} runs")
     for key in ("finished", "diverged", "failed", "pending"):
@@ -150,6 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="parallel workers (default: number of cores; 1 = serial)")
     p.add_argument("--scheduler", help="Dask scheduler: 'local' starts a LocalCluster, or an address "
                    "like tcp://host:8786 (needs neurocompare[dask])")
+    p.add_argument("--scheduler-timeout", type=float, default=10.0, metavar="SECONDS",
+                   help="seconds to wait for the Dask scheduler at an address (default 10)")
     p.add_argument("--quick", action="store_true", help="run the quick study (seconds)")
     p.add_argument("--figures", default="figures", help="figures directory (default: figures)")
     p.add_argument("--no-figures", action="store_true", help="do not call the analyses afterwards")
@@ -160,7 +175,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="finished / diverged / failed / pending runs of a results store")
     p.add_argument("dir", help="results directory")
     p.add_argument("--ids", action="store_true", help="list the runs that are not finished")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--json", action="store_true", help="print one JSON object (with \"table\": "
+                   "current, stale or missing)")
+    p.add_argument("--rebuild-table", action="store_true",
+                   help="rewrite table.csv from the run files first (refused while a study writes DIR)")
     p.set_defaults(func=_cmd_status)
     return parser
 
@@ -173,6 +191,10 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as exc:
         print(f"neurocompare: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("neurocompare: interrupted (stored runs are kept; run the same command again to "
+              "resume)", file=sys.stderr)
+        return 130
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
         return 0

@@ -107,18 +107,25 @@ def check_array(name: str, X, *, ndim: int = 2, n_features: int | None = None, d
         raise ValidationError(name, X, f"cannot be converted to an array ({exc})") from None
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise ValidationError(name, X, "must be numeric")
+    if np.issubdtype(arr.dtype, np.complexfloating):
+        raise ValidationError(name, X, "must be real (complex values are not accepted)")
     if arr.ndim != ndim:
         raise ValidationError(name, X, f"must have {ndim} dimensions, got shape {arr.shape}")
     if ndim >= 1 and arr.shape[0] < min_rows:
         raise ValidationError(name, X, f"needs at least {min_rows} rows, got shape {arr.shape}")
     if n_features is not None and arr.shape[-1] != n_features:
         raise ValidationError(name, X, f"must have {n_features} features (last axis), got shape {arr.shape}")
+    if finite and arr.size and not np.all(np.isfinite(arr)):
+        raise ValidationError(name, X, "contains NaN or inf")
     if dtype is not None:
-        arr = arr.astype(dtype, copy=False)
+        with np.errstate(over="ignore"):
+            converted = arr.astype(dtype, copy=False)
+        if finite and arr.size and not np.all(np.isfinite(converted)):
+            top = float(np.finfo(converted.dtype).max)
+            raise ValidationError(name, X, f"has values beyond the {converted.dtype} range (|x| > {top:.3g})")
+        arr = converted
     elif not np.issubdtype(arr.dtype, np.floating):
         arr = arr.astype(np.float64)
-    if finite and not np.all(np.isfinite(arr)):
-        raise ValidationError(name, X, "contains NaN or inf")
     return arr
 
 

@@ -150,7 +150,7 @@ def test_readout_only_control_is_close_to_logistic_regression(digits):
     from sklearn.linear_model import LogisticRegression
     ours = LinearReadout(readout_lr=1e-2, batch_size=20).fit(digits, 100).last("val_accuracy")
     # the same model: multinomial logistic regression without a penalty (the readout has no decay)
-    peer = LogisticRegression(penalty=None, max_iter=5000).fit(digits.X_train, digits.y_train)
+    peer = LogisticRegression(C=np.inf, max_iter=5000).fit(digits.X_train, digits.y_train)
     peer = peer.score(digits.X_val, digits.y_val)
     assert abs(ours - peer) <= 0.015, (ours, peer)
     assert set(LinearReadout().get_params()) == {"readout_scaling", "readout_optimizer", "readout_lr",

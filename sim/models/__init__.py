@@ -5,13 +5,19 @@ from __future__ import annotations
 from sim.errors import ValidationError
 from sim.models.hebbian import HebbianNet
 from sim.models.mlp import BackpropMLP
-from sim.models.persistence import load_model as load
+from sim.models.persistence import load_model
 from sim.models.readout import LinearReadout
 from sim.validation import check_choice
 
 __all__ = ["BackpropMLP", "HebbianNet", "LinearReadout", "load", "make", "names", "REGISTRY"]
 
 REGISTRY = {"backprop": BackpropMLP, "hebbian": HebbianNet, "readout": LinearReadout}
+
+
+def load(path):
+    """Read a model saved with ``model.save(path)`` (`sim.models.persistence.load_model`, with the
+    registry's classes as the only ones a file may name)."""
+    return load_model(path, REGISTRY)
 
 
 def names() -> list[str]:

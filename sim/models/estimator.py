@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 import math
 import time
+import warnings
 
 import numpy as np
 
@@ -22,10 +23,13 @@ from sim.models.history import History
 from sim.seeds import model_streams
 from sim.validation import check_array, check_dtype, check_int, check_labels
 
-__all__ = ["Estimator", "MAX_WEIGHT_NORM"]
+__all__ = ["Estimator", "MAX_WEIGHT_NORM", "MAX_UNITS"]
 
 # weights beyond this Frobenius norm count as blown up (a diverged run)
 MAX_WEIGHT_NORM = 1e6
+# most units of one layer: far beyond any study here, and small enough that a typo (10**9) is
+# refused instead of exhausting memory
+MAX_UNITS = 100_000
 
 
 class Estimator:
@@ -267,8 +271,18 @@ class Estimator:
         return self._proba(X)
 
     def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities (or output rates for MSE outputs), shape (n_samples, n_classes)."""
-        return self._proba(self._check_X(X))
+        """Class probabilities (or output rates for MSE outputs), shape (n_samples, n_classes).
+
+        Warns (RuntimeWarning) when the model diverged during training: its outputs are then
+        meaningless (often NaN, which `predict` would turn into class 0)."""
+        X = self._check_X(X)
+        self._warn_if_diverged()
+        return self._proba(X)
+
+    def _warn_if_diverged(self) -> None:
+        if self.history_.diverged:
+            warnings.warn(f"{type(self).__name__} diverged during training ({self.history_.diverged_reason}): "
+                          "its predictions are meaningless", RuntimeWarning, stacklevel=3)
 
     def predict(self, X) -> np.ndarray:
         """Predicted labels, shape (n_samples,), int64."""
@@ -301,8 +315,9 @@ class Estimator:
         return out
 
     def score(self, X, y) -> float:
-        """Accuracy (fraction correct) on ``X, y``."""
+        """Accuracy (fraction correct) on ``X, y`` (warns for a diverged model, as `predict_proba`)."""
         X = self._check_X(X)
+        self._warn_if_diverged()
         y = check_labels("y", y, self.n_classes_, n_samples=X.shape[0])
         return float(np.mean(np.argmax(self._proba(X), axis=1) == y))
 

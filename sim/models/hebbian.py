@@ -17,7 +17,7 @@ from sim.constraints import Choice, Int, Optional, Real, Satisfies
 from sim.errors import ValidationError
 from sim.learning import rules
 from sim.learning.optimizers import get_optimizer, get_schedule
-from sim.models.estimator import Estimator
+from sim.models.estimator import MAX_UNITS, Estimator
 from sim.models.hebbian_layer import HebbianLayer
 from sim.models.softmax_readout import SoftmaxReadout
 from sim.substrate import neurons
@@ -117,7 +117,7 @@ class HebbianNet(Estimator):
     model_name = "hebbian"
 
     parameter_constraints = {
-        "hidden": Int(low=0),
+        "hidden": Int(low=0, high=MAX_UNITS),
         "rule": Choice(rules.hidden_names),
         "current": Choice(("dot", "metric")),
         "input_bias": Real(low=0.0),

@@ -13,7 +13,7 @@ from sim.constraints import Choice, Int, Real, Satisfies
 from sim.errors import ValidationError
 from sim.learning.optimizers import get_optimizer, get_schedule
 from sim.learning.rules import Backprop, FeedbackAlignment
-from sim.models.estimator import Estimator
+from sim.models.estimator import MAX_UNITS, Estimator
 from sim.substrate import neurons
 from sim.substrate.connections import initializer_names
 from sim.substrate.network import Network, Population
@@ -276,7 +276,7 @@ def layer_sizes(hidden) -> tuple:
         hidden = (int(hidden),)
     if not isinstance(hidden, (tuple, list)):
         raise ValidationError("hidden", hidden, "must be a tuple of layer sizes, e.g. (128,)")
-    return tuple(check_int("hidden", h, low=1) for h in hidden)
+    return tuple(check_int("hidden", h, low=1, high=MAX_UNITS) for h in hidden)
 
 
 def _hidden_neuron(name):

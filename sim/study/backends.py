@@ -13,23 +13,34 @@ Oversubscription is costly on the small matrices of these models: on a 2-core ma
 workers each running 2-thread BLAS were measured 10-500x slower than with one thread each, and
 even a serial study ran 3x slower with 2 BLAS threads than with 1 while another process was
 busy. So the default is one thread per run, for every backend.
+
+One writer per store: :func:`run_study` holds the store's writer lock
+(`sim.study.store.Store.writer_lock`) from before the manifest is written until it returns or
+raises; a second study on the same directory is refused at once. Everything it can check is
+checked before anything is created on disk: the config, ``out`` (not an existing file), the
+workers and threads, and the Dask scheduler (connected with a timeout). The table
+(``table.csv``) is rebuilt at least every `sim.study.store.TABLE_EVERY` seconds while runs
+arrive and once more when the study ends, fails or is interrupted (SIGINT, or SIGTERM, which
+is turned into ``SystemExit(143)`` while a study runs in the main thread).
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
+import signal
 import sys
 import threading
 import time
-import uuid
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import UTC, datetime
 from pathlib import Path
 
 from sim.errors import ValidationError
 from sim.study.config import load as load_study
-from sim.study.store import DONE, Store
+from sim.study.dask_backend import connect, failed_result, run_on_dask
+from sim.study.store import DONE, TABLE_EVERY, Store
 from sim.study.worker import execute_packed
 
 __all__ = ["run_study", "cores", "pool_start_method", "DEFAULT_BLAS_THREADS"]
@@ -88,7 +99,7 @@ def _stderr(msg: str) -> None:
 
 def run_study(config, out=None, *, workers: int | None = None, scheduler: str | None = None,
               progress: bool = True, retry_failed: bool = True, blas_threads: int | None = None,
-              log=_stderr) -> dict:
+              log=_stderr, scheduler_timeout: float = 10.0, on_start=None) -> dict:
     """Execute a study, writing every run to the results store ``out``.
 
     Parameters
@@ -114,6 +125,11 @@ def run_study(config, out=None, *, workers: int | None = None, scheduler: str | 
         blas_threads must not exceed the cores.
     log : callable
         Receives one-line messages (corrupt files, failures); default prints to stderr.
+    scheduler_timeout : float
+        Seconds to wait for the Dask scheduler at ``scheduler`` (an address) before refusing it.
+    on_start : callable, optional
+        Called as ``on_start(study, out)`` once everything is validated and the store is locked,
+        before any run starts (the command line prints its summary line there).
 
     Returns
     -------
@@ -121,6 +137,13 @@ def run_study(config, out=None, *, workers: int | None = None, scheduler: str | 
         ``out``, ``total``, ``skipped``, ``computed``, ``finished``, ``diverged``, ``failed``,
         ``corrupt`` (ids of corrupt files that were recomputed), ``backend``, ``workers``,
         ``seconds`` (wall clock) and ``run_seconds`` (sum over computed runs).
+
+    Raises
+    ------
+    ValidationError
+        An invalid config or argument, ``out`` an existing file, an unreachable scheduler
+        (nothing created on disk for any of these), or ``out`` in use by another study
+        (``invalid out=DIR: is in use by another neurocompare study (pid N on HOST since T)``).
     """
     method = pool_start_method()
     if scheduler is None and workers != 1 and method == "forkserver":
@@ -136,7 +159,28 @@ def run_study(config, out=None, *, workers: int | None = None, scheduler: str | 
     backend = _backend_name(scheduler, workers)
     threads = DEFAULT_BLAS_THREADS if blas_threads is None else _check_threads(
         blas_threads, None if backend == "dask-remote" else n_cores, workers)
-    store = Store(out)
+    _check_out(out)
+    client = connect(backend, scheduler, scheduler_timeout)  # before anything is created
+    try:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ValidationError("out", str(out), f"cannot be created ({exc.strerror or exc})") from None
+        store = Store(out)
+        with store.writer_lock(), _sigterm_exits():
+            if on_start is not None:
+                on_start(study, out)
+            return _run_locked(store, study, specs, backend, workers, threads, scheduler, client,
+                               method, progress, retry_failed, log)
+    finally:
+        if client is not None:
+            client.close()
+
+
+def _run_locked(store, study, specs, backend, workers, threads, scheduler, client, method,
+                progress, retry_failed, log):
+    """The body of `run_study` once everything is validated and the store's lock is held."""
+    out = store.path
     store.begin(study, specs)
     todo, skipped, corrupt = [], 0, []
     for spec in specs:
@@ -163,10 +207,16 @@ def run_study(config, out=None, *, workers: int | None = None, scheduler: str | 
     started, t0 = datetime.now(UTC), time.perf_counter()
     run_seconds = {}
     bar = _progress_bar(len(todo), study.name, progress)
+    table_at, table_every = time.perf_counter(), TABLE_EVERY
     try:
         if todo:
-            for result, arrays in _execute(backend, todo, workers, threads, scheduler, method):
+            for result, arrays in _execute(backend, todo, workers, threads, scheduler, method, client):
                 store.write_run(result, arrays)
+                if time.perf_counter() - table_at >= table_every:  # keep table.csv recent, cheaply
+                    t = time.perf_counter()
+                    store.rebuild_table()
+                    table_at = time.perf_counter()
+                    table_every = max(TABLE_EVERY, 20 * (table_at - t))
                 status = result["status"]
                 summary["computed"] += 1
                 summary[status] = summary.get(status, 0) + 1
@@ -193,6 +243,33 @@ def run_study(config, out=None, *, workers: int | None = None, scheduler: str | 
         manifest["updated"] = datetime.now(UTC).isoformat(timespec="seconds")
         store.write_manifest(manifest)
     return summary
+
+
+@contextlib.contextmanager
+def _sigterm_exits():
+    """While a study runs in the main thread, SIGTERM raises ``SystemExit(143)`` (so the
+    ``finally`` blocks run: table rebuilt, manifest updated, lock released); restored after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise SystemExit(128 + signum)
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _check_out(out: Path) -> None:
+    """``out`` must be a directory or creatable as one (nothing on the way is a file)."""
+    for path in (out, *out.parents):
+        if path.exists():
+            if not path.is_dir():
+                what = "is an existing file" if path == out else f"is inside {str(path)!r}, an existing file"
+                raise ValidationError("out", str(out), f"{what}, not a directory")
+            return
 
 
 def _backend_name(scheduler, workers):
@@ -233,29 +310,20 @@ def _progress_bar(total, name, progress):
     return Bar(total=total, desc=name, unit="run", smoothing=0.05, dynamic_ncols=True)
 
 
-def _failed(spec, exc):
-    """A result for a run whose worker died or could not return (the study continues)."""
-    result = {"run_id": spec["run_id"], "config": spec, "status": "failed",
-              "error": f"{type(exc).__name__}: {exc}", "traceback": "", "history": None,
-              "evaluation": None, "seconds": 0.0,
-              "computed_at": datetime.now(UTC).isoformat(timespec="microseconds"),
-              "host": "", "pid": None, "blas_threads": None}
-    return result, b""
-
-
-def _execute(backend, todo, workers, threads, scheduler, method):
+def _execute(backend, todo, workers, threads, scheduler, method, client=None):
     if backend == "serial":
         for spec in todo:
             yield execute_packed(spec, threads)
     elif backend == "processes":
         yield from _pool(todo, workers, threads, method)
     else:
-        yield from _dask(todo, workers, threads, scheduler)
+        yield from run_on_dask(todo, workers, threads, scheduler, client)
 
 
 def _init_worker(threads):
     """Pool initializer: cap BLAS / OpenMP threads of this worker process for its lifetime."""
     from threadpoolctl import threadpool_limits
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's study handler (fork)
     threadpool_limits(threads)
 
 
@@ -279,43 +347,6 @@ def _pool(todo, workers, threads, method):
             try:
                 yield future.result()
             except Exception as exc:  # a worker died (BrokenProcessPool) or could not pickle
-                yield _failed(spec, exc)
+                yield failed_result(spec, exc)
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
-
-
-def _dask(todo, workers, threads, scheduler):
-    try:
-        import logging
-
-        from distributed import Client, LocalCluster
-        from distributed import as_completed as dask_completed
-    except ImportError:
-        raise ValidationError("scheduler", scheduler, "needs Dask: pip install 'neurocompare[dask]'") from None
-    cluster = None
-    if scheduler == "local":
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=logging.ERROR)
-        client = Client(cluster)
-    else:
-        try:
-            client = Client(scheduler, timeout="30s")
-        except (OSError, ValueError) as exc:
-            raise ValidationError("scheduler", scheduler, f"cannot connect ({exc})") from None
-    tag = uuid.uuid4().hex[:8]
-    try:
-        futures = [client.submit(execute_packed, spec, threads, key=f"run-{spec['run_id']}-{tag}", pure=False)
-                   for spec in todo]
-        spec_of = {f.key: s for f, s in zip(futures, todo)}
-        for future in dask_completed(futures):
-            spec = spec_of[future.key]
-            try:
-                value = future.result()
-            except Exception as exc:  # worker lost, deserialization error, ...
-                value = _failed(spec, exc)
-            future.release()
-            yield value
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()

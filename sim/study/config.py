@@ -141,7 +141,8 @@ def load(config) -> Study:
     ------
     ValidationError
         Named by the key path, e.g. ``models.mlp.lr`` or ``tasks.moons.noise``; unknown names
-        list the allowed ones. Nothing is run before the whole config is valid.
+        list the allowed ones; ``config`` for a file that is missing, unreadable, not UTF-8 or
+        not TOML. Nothing is run before the whole config is valid.
     """
     if isinstance(config, Study):
         return config
@@ -153,7 +154,14 @@ def load(config) -> Study:
     if not path.is_file():
         raise ValidationError("config", str(config), "no such study file")
     try:
-        raw = tomllib.loads(path.read_text())
+        text = path.read_bytes().decode("utf-8")  # TOML is UTF-8, whatever the locale
+    except UnicodeDecodeError as exc:
+        raise ValidationError("config", str(path), f"is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} "
+                              f"at offset {exc.start}); TOML files must be UTF-8") from None
+    except OSError as exc:
+        raise ValidationError("config", str(path), f"cannot be read ({exc.strerror or exc})") from None
+    try:
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ValidationError("config", str(path), f"is not valid TOML ({exc})") from None
     return parse(raw, source=str(path), default_name=path.stem)

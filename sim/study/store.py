@@ -13,7 +13,16 @@ Layout of a store ``DIR``::
     runs/<run_id>.npz    arrays analyses need (probe_hidden, probe_labels, probe_index, W1,
                          grid_x / grid_y / grid_pred for 2-D tasks)
     table.csv            one row per run x epoch (columns: `sim.study.table.COLUMNS`), sorted
-                         by run_id, epoch
+                         by run_id, epoch; rebuilt from the run files by the writer (at least
+                         every `TABLE_EVERY` seconds and when a study ends or is interrupted),
+                         :meth:`Store.table_state` tells whether it is current
+    .lock                held (``fcntl.flock``) by the one process writing the store, see
+                         :meth:`Store.writer_lock`; records its pid, host and start time
+
+One writer per store: `sim.study.backends.run_study` (and ``neurocompare status DIR
+--rebuild-table``) hold :meth:`Store.writer_lock` for as long as they write; a second writer is
+refused at once with a `ValidationError` naming the holder. Readers (:meth:`Store.runs`,
+:meth:`Store.status`, the analyses) never take the lock: atomic files make reading safe.
 
 Every file is written atomically (temporary file in the same directory, fsync, rename), so a
 reader sees either the old or the new file, never half of one. A run's ``checksum`` is the
@@ -36,73 +45,31 @@ import json
 import os
 import platform
 import socket
-import sys
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
-import sim
 from sim.errors import ValidationError
+from sim.study.files import atomic_write, pack_arrays, versions
+from sim.study.lock import writer_lock
 from sim.study.spec import canonical_json, load_task, training_rows
-from sim.study.table import COLUMNS, WALL_CLOCK_COLUMNS, csv_text, read_csv, table_rows
+from sim.study.table import COLUMNS, WALL_CLOCK_COLUMNS, csv_text, read_table, table_rows
 
 # the table's columns and rows are defined in sim.study.table; re-exported here
 __all__ = ["Store", "CorruptRun", "open", "COLUMNS", "WALL_CLOCK_COLUMNS", "table_rows",
-           "atomic_write", "pack_arrays", "versions"]
+           "atomic_write", "pack_arrays", "versions", "TABLE_EVERY"]
 
 FORMAT = "neurocompare-store/1"
 DONE = ("finished", "diverged")
-
+LOCK_NAME = ".lock"
+# Minimum seconds between two rebuilds of table.csv while a study runs (each rebuild re-reads and
+# verifies every run file: ~1 ms per run); `sim.study.backends.run_study` also waits at least 20x
+# the last rebuild's duration, so rebuilding costs at most ~5% of the study's wall clock.
+TABLE_EVERY = 30.0
 
 class CorruptRun(Exception):
     """A run file that does not parse, lacks fields, or whose checksum does not match."""
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _umask()
-
-
-def atomic_write(path, data: bytes | str) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same directory + ``os.replace``."""
-    path = Path(path)
-    if isinstance(data, str):
-        data = data.encode()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual mode
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def versions() -> dict:
-    """Versions of Python and the numerical stack (recorded in the manifest)."""
-    import scipy
-    import sklearn
-    out = {"python": platform.python_version(), "numpy": np.__version__, "scipy": scipy.__version__,
-           "scikit-learn": sklearn.__version__, "neurocompare": sim.__version__}
-    try:
-        import threadpoolctl
-        out["threadpoolctl"] = threadpoolctl.__version__
-    except ImportError:  # pragma: no cover
-        pass
-    for mod in ("dask", "distributed"):
-        if mod in sys.modules:
-            out[mod] = sys.modules[mod].__version__
-    return out
 
 
 def _now() -> str:
@@ -111,13 +78,6 @@ def _now() -> str:
 
 def _checksum(body: dict) -> str:
     return hashlib.sha256(canonical_json(body).encode()).hexdigest()
-
-
-def pack_arrays(arrays: dict) -> bytes:
-    """The bytes of a compressed ``.npz`` holding ``arrays``."""
-    buf = io.BytesIO()
-    np.savez_compressed(buf, **{k: np.asarray(v) for k, v in arrays.items()})
-    return buf.getvalue()
 
 
 class Store:
@@ -130,6 +90,32 @@ class Store:
 
     def __repr__(self) -> str:
         return f"Store({str(self.path)!r})"
+
+    # ----- the writer lock ------------------------------------------------------------------
+    @property
+    def lock_path(self) -> Path:
+        return self.path / LOCK_NAME
+
+    def writer_lock(self, parameter: str = "out"):
+        """Hold the store's exclusive writer lock for the ``with`` block (creates the directory).
+
+        An OS lock (``fcntl.flock``, non-blocking) on ``DIR/.lock``; the kernel releases it when
+        the holder exits, however it exits, and the block releases it on any exception
+        (KeyboardInterrupt included). After locking, the file records the holder as one line of
+        JSON (``pid``, ``host``, ``since``). Only writers take it; readers never need it.
+
+        Yields
+        ------
+        dict
+            The holder record of this process.
+
+        Raises
+        ------
+        ValidationError
+            ``parameter`` (default ``'out'``) = the directory: "is in use by another
+            neurocompare study (pid N on HOST since TIME)", at once, if another writer holds it.
+        """
+        return writer_lock(self.path, self.lock_path, parameter)
 
     # ----- manifest -----------------------------------------------------------------------
     @property
@@ -352,9 +338,35 @@ class Store:
         atomic_write(self.table_path, text)
         return n_rows
 
+    def table_state(self) -> str:
+        """``'current'``, ``'missing'`` (no table.csv) or ``'stale'`` (table.csv is older than the
+        newest run file or than the last change to ``runs/``); rebuild with :meth:`rebuild_table`
+        (``neurocompare status DIR --rebuild-table``)."""
+        try:
+            table_time = self.table_path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return "missing"
+        try:
+            newest = self.runs_dir.stat().st_mtime_ns  # changes when a run file is added or removed
+        except FileNotFoundError:
+            return "current"
+        for path in self.runs_dir.glob("*.json"):
+            with contextlib.suppress(FileNotFoundError):
+                newest = max(newest, path.stat().st_mtime_ns)
+        return "stale" if table_time < newest else "current"
+
     def table(self) -> list[dict]:
-        """``table.csv`` as a list of dicts (ints, floats with NaN for empty cells, strings)."""
-        return read_csv(self.table_path)
+        """``table.csv`` as a list of dicts (ints, floats with NaN for empty cells, strings).
+
+        Raises
+        ------
+        FileNotFoundError
+            No table.csv.
+        ValidationError
+            ``table`` = the file, when it is truncated or malformed (rebuild it with
+            :meth:`rebuild_table`).
+        """
+        return read_table(self.table_path, f"rebuild it with `neurocompare status {self.path} --rebuild-table`")
 
 
 def _spec_of(run: dict) -> dict:

@@ -12,8 +12,11 @@ from __future__ import annotations
 import csv
 import io
 import math
+from pathlib import Path
 
-__all__ = ["COLUMNS", "ID_COLUMNS", "METRIC_COLUMNS", "WALL_CLOCK_COLUMNS", "table_rows",
+from sim.errors import ValidationError
+
+__all__ = ["COLUMNS", "ID_COLUMNS", "METRIC_COLUMNS", "WALL_CLOCK_COLUMNS", "table_rows", "read_table",
            "csv_text", "read_csv"]
 
 ID_COLUMNS = ("run_id", "task", "model", "model_name", "kind", "seed", "condition", "status")
@@ -85,3 +88,25 @@ def read_csv(path) -> list[dict]:
     None for an empty integer cell)."""
     with open(path, newline="") as fh:
         return [{k: _parse_cell(k, v) for k, v in row.items()} for row in csv.DictReader(fh)]
+
+
+def read_table(path, fix: str) -> list[dict]:
+    """The table at ``path`` (:func:`read_csv`), verified: a truncated or malformed file raises
+    ``ValidationError("table", path, ...)`` ending with ``fix`` (how to rebuild it)."""
+    path = Path(path)
+    data = path.read_bytes()
+    header = ",".join(COLUMNS).encode() + b"\n"
+    if not data.startswith(header):
+        raise ValidationError("table", str(path), f"is malformed (not the header of the table); {fix}")
+    if not data.endswith(b"\n"):
+        raise ValidationError("table", str(path), f"is truncated (no newline at the end); {fix}")
+    try:
+        rows = read_csv(path)
+    except (TypeError, ValueError, KeyError, csv.Error, UnicodeDecodeError) as exc:
+        raise ValidationError("table", str(path), f"is truncated or malformed ({type(exc).__name__}: "
+                              f"{exc}); {fix}") from None
+    for line, row in enumerate(rows, start=2):
+        if None in row or len(row) != len(COLUMNS):
+            raise ValidationError("table", str(path), f"is malformed (line {line}: wrong number of "
+                                  f"cells); {fix}")
+    return rows

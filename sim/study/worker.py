@@ -129,9 +129,10 @@ def _sequential(model, task, spec, epochs):
         return callback
 
     model.fit(first, epochs=epochs, callback=recorder(1))
+    diverged = model.history_.diverged
     phase1 = {"epochs": model.history_.epochs,
-              "acc_first": model.score(first.X_test, first.y_test),
-              "acc_second": model.score(second.X_test, second.y_test)}
+              "acc_first": float("nan") if diverged else model.score(first.X_test, first.y_test),
+              "acc_second": float("nan") if diverged else model.score(second.X_test, second.y_test)}
     if not model.history_.diverged:
         model.partial_fit(second, epochs=epochs, callback=recorder(2))
     extra = {"curves": curves, "phase1": phase1}

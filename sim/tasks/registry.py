@@ -21,12 +21,14 @@ from sim.tasks.splits import DEFAULT_VALIDATION_FRACTION, carve_validation, spli
 from sim.tasks.task import Task, frozen
 from sim.validation import check_bool, check_choice, check_int, check_number
 
-__all__ = ["names", "load", "table", "CHECKS"]
+__all__ = ["names", "load", "table", "CHECKS", "MAX_SAMPLES"]
+
+MAX_SAMPLES = 1_000_000  # most samples a generated split may have (a typo must not exhaust memory)
 
 
 CHECKS: dict[str, Callable] = {
-    "n_train": lambda k, v: check_int(k, v, low=1),
-    "n_test": lambda k, v: check_int(k, v, low=1),
+    "n_train": lambda k, v: check_int(k, v, low=1, high=MAX_SAMPLES),
+    "n_test": lambda k, v: check_int(k, v, low=1, high=MAX_SAMPLES),
     "noise": lambda k, v: check_number(k, v, low=0.0),
     "factor": lambda k, v: check_number(k, v, low=0.0, high=1.0, low_open=True, high_open=True),
     "turns": lambda k, v: check_number(k, v, low=0.0, high=20.0, low_open=True),
