@@ -14,7 +14,14 @@ import math
 
 import numpy as np
 
-__all__ = ["EarlyStopping"]
+from sim.constraints import Int, Real, Satisfies
+from sim.validation import check_bool
+
+__all__ = ["EarlyStopping", "EARLY_STOPPING_CONSTRAINTS"]
+
+# the constraint-table entries of the early-stopping parameters every model has
+EARLY_STOPPING_CONSTRAINTS = {"early_stopping": Satisfies(check_bool), "n_iter_no_change": Int(low=1),
+                              "tol": Real(low=0.0)}
 
 
 class EarlyStopping:

@@ -17,13 +17,14 @@ from sim.constraints import Choice, Int, Optional, Real, Satisfies
 from sim.errors import ValidationError
 from sim.learning import rules
 from sim.learning.optimizers import get_optimizer, get_schedule
+from sim.models.early_stopping import EARLY_STOPPING_CONSTRAINTS
 from sim.models.estimator import MAX_UNITS, Estimator
 from sim.models.hebbian_layer import HebbianLayer
 from sim.models.softmax_readout import SoftmaxReadout
 from sim.substrate import neurons
 from sim.substrate.connections import init_weights, initializer_names
 from sim.substrate.network import Network, Population
-from sim.validation import check_bool, check_dtype, check_int, check_labels
+from sim.validation import check_dtype, check_int, check_labels
 
 __all__ = ["HebbianNet", "SCHEDULES"]
 
@@ -142,9 +143,7 @@ class HebbianNet(Estimator):
         "readout_decay": Real(low=0.0),
         "lr_schedule": Satisfies(lambda name, value: get_schedule(value, name)),
         "batch_size": Int(low=1),
-        "early_stopping": Satisfies(check_bool),
-        "n_iter_no_change": Int(low=1),
-        "tol": Real(low=0.0),
+        **EARLY_STOPPING_CONSTRAINTS,
         "dtype": Satisfies(check_dtype),
         "seed": Int(low=0),
     }

@@ -13,11 +13,12 @@ from sim.constraints import Choice, Int, Real, Satisfies
 from sim.errors import ValidationError
 from sim.learning.optimizers import get_optimizer, get_schedule
 from sim.learning.rules import Backprop, FeedbackAlignment
+from sim.models.early_stopping import EARLY_STOPPING_CONSTRAINTS
 from sim.models.estimator import MAX_UNITS, Estimator
 from sim.substrate import neurons
 from sim.substrate.connections import initializer_names
 from sim.substrate.network import Network, Population
-from sim.validation import check_bool, check_choice, check_dtype, check_int, check_labels
+from sim.validation import check_choice, check_dtype, check_int, check_labels
 
 __all__ = ["BackpropMLP"]
 
@@ -97,9 +98,7 @@ class BackpropMLP(Estimator):
         "batch_size": Int(low=1),
         "weight_decay": Real(low=0.0),
         "init": Choice(initializer_names()),
-        "early_stopping": Satisfies(check_bool),
-        "n_iter_no_change": Int(low=1),
-        "tol": Real(low=0.0),
+        **EARLY_STOPPING_CONSTRAINTS,
         "dtype": Satisfies(check_dtype),
         "seed": Int(low=0),
     }
