@@ -29,10 +29,19 @@ class Rule:
         It can be the hidden rule of a `HebbianNet` (``HebbianNet(rule=name)``).
     plastic : bool
         It changes weights; False for the fixed random-features control (rule 'none').
-    post_signal : {'rate', 'none'}
-        What it receives as ``post``: the settled rates of the hidden units ('rate'), or
+    post_signal : {'rate', 'linear', 'none'}
+        What it receives as ``post``: the settled rates of the hidden units ('rate'), the
+        stage's linear response ``y = W x`` that its equations assume ('linear': Oja, Sanger), or
         nothing ('none': the rule computes the activity it learns from out of ``pre`` and ``W``,
         so the model need not settle the population while only this rule learns).
+    default_neuron : str
+        Rate function of the stage when the model leaves ``neuron`` unset ('linear' for a rule
+        whose equations assume a linear unit).
+    default_w_inh : float
+        Uniform lateral inhibition of the stage when the model leaves ``w_inh`` unset.
+    default_lr : float
+        Learning rate at which the rule trains stably on inputs of unit scale (pixel values in
+        [0, 1]), used when the model leaves ``hidden_lr`` unset.
     own_currents : bool
         It defines ``currents(pre, W)``, a current the hidden layer may use
         (``HebbianNet(current='metric')``).
@@ -51,6 +60,9 @@ class Rule:
     hidden = False
     plastic = True
     post_signal = "rate"
+    default_neuron = "relu"
+    default_w_inh = 0.0
+    default_lr = 0.1
     own_currents = False
     unit_norm: float | None = None
     lateral_rule: str | None = None

@@ -63,6 +63,7 @@ class Competitive(LocalRule):
     name = "competitive"
     hidden = True
     post_signal = "none"  # it ranks its own currents
+    default_w_inh = 0.3
     own_currents = True
 
     @property

@@ -177,6 +177,8 @@ class Oja(LocalRule):
     name = "oja"
     hidden = True
     unit_norm = 2.0
+    post_signal = "linear"
+    default_neuron = "linear"
 
     def __init__(self, mode="rows"):
         self.mode = check_choice("mode", mode, ["rows", "subspace"])
@@ -213,6 +215,8 @@ class Sanger(LocalRule):
     name = "sanger"
     hidden = True
     unit_norm = 2.0
+    post_signal = "linear"
+    default_neuron = "linear"
 
     def delta(self, pre, post, W, error=None):
         pre, post, W = self._check(pre, post, W)
