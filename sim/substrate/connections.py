@@ -76,6 +76,12 @@ class Connection:
         Order ``p >= 1`` of the row norm (``numpy.inf`` allowed).
     dtype : {"float32", "float64"}
         Dtype of ``W``, ``b`` and of the currents.
+    pre_map : sim.substrate.features.FeatureMap, optional
+        What the synapses see of the presynaptic rates (powers, RMS gains, a constant unit);
+        ``n_pre`` counts its outputs, ``n_source`` the presynaptic units it reads.
+    p_metric : float, optional
+        Current through the p-metric product of Krotov & Hopfield (2019):
+        ``J = f(r) @ (sign(W) |W|^(p-1)).T + b`` (synaptic efficacy ``|W|^(p-1)``); None: ``W``.
 
     Attributes
     ----------
@@ -86,7 +92,10 @@ class Connection:
     """
 
     def __init__(self, n_pre, n_post, *, rng, init="glorot_uniform", scale=None, bias=True,
-                 p_connect=1.0, dale=None, bounds=None, max_norm=None, norm_ord=2.0, dtype="float32"):
+                 p_connect=1.0, dale=None, bounds=None, max_norm=None, norm_ord=2.0, dtype="float32",
+                 pre_map=None, p_metric=None):
+        self.pre_map = pre_map
+        self.p_metric = None if p_metric is None else check_number("p_metric", p_metric, low=2.0)
         self._setup(n_pre, n_post, init=init, scale=scale, bias=bias, p_connect=p_connect,
                     dale=dale, bounds=bounds, max_norm=max_norm, norm_ord=norm_ord, dtype=dtype)
         rng = as_generator(rng, "rng")
@@ -163,6 +172,11 @@ class Connection:
         return self._n_post
 
     @property
+    def n_source(self) -> int:
+        """Number of presynaptic units read (``n_pre`` minus the feature map's constant units)."""
+        return self._n_pre - (self.pre_map.extra if self.pre_map is not None else 0)
+
+    @property
     def dtype(self) -> np.dtype:
         """Dtype of ``W``, ``b`` and the currents."""
         return self._dtype
@@ -230,6 +244,16 @@ class Connection:
             raise ValidationError("b", value, f"must have shape {(self._n_post,)}, got {arr.shape}")
         self._b = np.array(arr, dtype=self._dtype)
 
+    def set_initial(self, W) -> Connection:
+        """Set freshly drawn initial weights ``W`` (n_post, n_pre) as the constructor would:
+        with Dale's law, ``|W|`` times each presynaptic unit's sign, then every constraint
+        imposed. Returns ``self``."""
+        W = check_array("W", W, ndim=2)
+        if self._dale is not None:
+            W = np.abs(W) * self._dale[None, :]
+        self._W[...] = W
+        return self.constrain()
+
     def share_memory(self, W: np.ndarray, b: np.ndarray) -> None:
         """Use the given arrays (e.g. views into a model's flat parameter buffer) as ``W`` and ``b``.
 
@@ -242,12 +266,23 @@ class Connection:
         self._W, self._b = W, b
 
     # ------------------------------------------------------------------ computation
+    def efficacy(self) -> np.ndarray:
+        """Effective weights the current sees: ``W``, or ``sign(W) |W|^(p-1)`` with ``p_metric``."""
+        if self.p_metric is None or self.p_metric == 2.0:
+            return self._W
+        return np.sign(self._W) * np.abs(self._W) ** (self.p_metric - 1)
+
+    def features(self, r_pre) -> np.ndarray:
+        """What the synapses see: ``pre_map(r_pre)`` (or ``r_pre``), shape (batch, n_pre)."""
+        r = check_array("r_pre", r_pre, ndim=2, n_features=self.n_source, dtype=self._dtype)
+        return r if self.pre_map is None else self.pre_map(r)
+
     def current(self, r_pre) -> np.ndarray:
-        """Input current ``J = r_pre @ W.T + b``.
+        """Input current ``J = f(r_pre) @ M.T + b`` (``f`` the feature map, ``M`` :meth:`efficacy`).
 
         Parameters
         ----------
-        r_pre : array_like, shape (batch, n_pre)
+        r_pre : array_like, shape (batch, n_source)
             Presynaptic rates; cast to the connection dtype.
 
         Returns
@@ -255,8 +290,7 @@ class Connection:
         numpy.ndarray
             Shape ``(batch, n_post)``, dtype ``self.dtype``.
         """
-        r = check_array("r_pre", r_pre, ndim=2, n_features=self._n_pre, dtype=self._dtype)
-        J = r @ self._W.T
+        J = self.features(r_pre) @ self.efficacy().T
         if self._has_bias:
             J += self._b
         return J
@@ -303,7 +337,8 @@ class Connection:
         """Everything needed to rebuild this connection exactly (see :meth:`from_state`).
 
         Values are arrays, strings, numbers or bools; optional settings that are unset are
-        omitted (no None values), so the dict can be stored with ``numpy.savez``.
+        omitted (no None values), so the dict can be stored with ``numpy.savez``. A feature map
+        is the model's (its running RMS is in the model's state) and is not included.
         """
         d = {"n_pre": self._n_pre, "n_post": self._n_post, "dtype": self._dtype.name,
              "init": self._init, "has_bias": self._has_bias, "p_connect": self._p_connect,
@@ -318,6 +353,8 @@ class Connection:
             d["bounds"] = np.array([self._lo, self._hi])
         if self._max_norm is not None:
             d["max_norm"] = self._max_norm
+        if self.p_metric is not None:
+            d["p_metric"] = self.p_metric
         return d
 
     @classmethod
@@ -327,6 +364,8 @@ class Connection:
             raise ValidationError("state", d, "must be a dict from Connection.state()")
         g = {k: _unwrap(d[k]) for k in d}
         self = cls.__new__(cls)
+        self.pre_map = None
+        self.p_metric = None if g.get("p_metric") is None else float(g["p_metric"])
         bounds = g.get("bounds")
         if bounds is not None:
             bounds = tuple(None if not np.isfinite(x) else float(x) for x in np.asarray(bounds, dtype=float))

@@ -19,86 +19,18 @@ from __future__ import annotations
 import dataclasses
 import numbers
 import warnings
-from dataclasses import dataclass
 
 import numpy as np
 
 from sim.errors import ValidationError
-from sim.substrate import neurons
 from sim.substrate.connections import Connection
 from sim.substrate.dynamics import integrate, leaky_step
 from sim.substrate.dynamics import settle as settle_population
+from sim.substrate.kwta import inhibited_fixed_point
+from sim.substrate.population import Population, RunResult
 from sim.validation import as_generator, check_array, check_dtype, check_int, check_number
 
 __all__ = ["Population", "Network", "RunResult"]
-
-
-@dataclass
-class Population:
-    """A group of ``n`` identical rate units.
-
-    Parameters
-    ----------
-    n : int
-        Number of units (>= 1).
-    neuron : str or sim.substrate.neurons.Neuron
-        Rate function ``phi`` (see `sim.substrate.neurons.get`); stored as a `Neuron` instance.
-    tau : float
-        Membrane time constant (same unit as ``dt``), >= 0; 0 means instantaneous
-        (the population sits at its steady state).
-    w_inh : float
-        Strength of uniform lateral inhibition within the population, ``0 <= w_inh < 1``
-        (each unit receives ``-w_inh`` times the summed rate of the others; see `sim.substrate.dynamics`).
-    name : str
-        Label; networks fill in ``"input"``, ``"hidden<i>"``, ``"output"`` when empty.
-
-    Notes
-    -----
-    For the input population of a `Network`, ``neuron``, ``tau`` and ``w_inh`` are not used.
-    """
-
-    n: int
-    neuron: str | neurons.Neuron = "relu"
-    tau: float = 0.0
-    w_inh: float = 0.0
-    name: str = ""
-
-    def __post_init__(self):
-        self.n = check_int("n", self.n, low=1)
-        self.neuron = neurons.get(self.neuron)
-        self.tau = check_number("tau", self.tau, low=0.0)
-        self.w_inh = check_number("w_inh", self.w_inh, low=0.0, high=1.0, high_open=True)
-        if not isinstance(self.name, str):
-            raise ValidationError("name", self.name, "must be a string")
-
-
-@dataclass
-class RunResult:
-    """Outcome of `Network.run` / `Network.settle`.
-
-    Attributes
-    ----------
-    rates : list of numpy.ndarray
-        ``[X, r_1, ..., r_L]``, shapes ``(batch, n_l)``, at the final time.
-    v : list of numpy.ndarray
-        ``[v_1, ..., v_L]`` (non-input populations), shapes ``(batch, n_l)``.
-    traces : list of numpy.ndarray or None
-        With ``record=True``: the rates of each non-input population at every time step,
-        shapes ``(steps + 1, batch, n_l)`` (index 0 is the initial state).
-    steps : int
-        Number of time steps taken.
-    converged : bool or None
-        For `Network.settle`: whether ``max_change <= tol``; None for `Network.run`.
-    max_change : float
-        Largest ``|v(t + dt) - v(t)|`` over all units in the last step (NaN if no step).
-    """
-
-    rates: list
-    v: list
-    traces: list | None = None
-    steps: int = 0
-    converged: bool | None = None
-    max_change: float = float("nan")
 
 
 class Network:
@@ -174,7 +106,7 @@ class Network:
             pre, post = self.populations[i].n, self.populations[i + 1].n
             if not isinstance(c, Connection):
                 raise ValidationError(f"connections[{i}]", c, "must be a Connection")
-            if (c.n_pre, c.n_post) != (pre, post):
+            if (c.n_source, c.n_post) != (pre, post):
                 raise ValidationError(f"connections[{i}]", c, f"must map {pre} -> {post} units")
             if c.dtype != self.dtype:
                 raise ValidationError(f"connections[{i}]", c, f"must have dtype {self.dtype.name}")
@@ -233,12 +165,38 @@ class Network:
         """
         r = self._check_X(X)
         rates, currents = [r], []
-        for conn, pop in zip(self.connections, self.populations[1:]):
+        for l, conn in enumerate(self.connections):
             J = conn.current(r)
-            r = self._settle_inhibited(J, pop)[1] if pop.w_inh > 0 else pop.neuron.rate(J)
-            rates.append(np.asarray(r, dtype=self.dtype))
+            r = self.steady_state(l, J)[1]
+            rates.append(r)
             currents.append(J)
         return (rates, currents) if return_currents else rates
+
+    def steady_state(self, l: int, J) -> tuple[np.ndarray, np.ndarray, int]:
+        """Settled potentials and rates of non-input population ``l`` (0 = first after the
+        input) under the constant current ``J`` (batch, n), and the time steps it took (0 for a
+        closed form).
+
+        No inhibition and no lateral weights: ``v = J``, ``r = phi(J)``. Uniform inhibition of
+        ReLU / linear units with ``settle='auto'``: the exact k-WTA fixed point
+        (`sim.substrate.kwta.inhibited_fixed_point`). Otherwise the dynamics are integrated to
+        the population's tolerance (`sim.substrate.dynamics.settle`, with its lateral weights);
+        a settle that does not converge warns.
+        """
+        pop = self.populations[l + 1]
+        if pop.w_inh == 0 and pop.lateral is None:
+            return J, np.asarray(pop.neuron.rate(J), dtype=J.dtype), 0
+        if pop.closed_form:
+            v, r, _ = inhibited_fixed_point(J, pop.w_inh, pop.neuron)
+            return v, r, 0
+        tol = self.inhibition_tol if pop.tol is None else pop.tol
+        max_steps = self.inhibition_max_steps if pop.max_steps is None else pop.max_steps
+        res = settle_population(J, neuron=pop.neuron, tau=pop.tau or 1.0, dt=pop.dt, w_inh=pop.w_inh,
+                                lateral=pop.lateral, tol=tol, max_steps=max_steps)
+        if not res.converged:
+            warnings.warn(f"population {pop.name!r}: the dynamics did not settle within {max_steps} steps "
+                          f"(max change {res.max_change:.3g})", RuntimeWarning, stacklevel=2)
+        return (np.asarray(res.v, dtype=J.dtype), np.asarray(res.rate, dtype=J.dtype), res.steps)
 
     # ------------------------------------------------------------------ dynamics
     def _initial_state(self, X, v0) -> tuple[list, list]:
