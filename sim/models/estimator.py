@@ -173,7 +173,12 @@ class Estimator:
             if bar is not None:
                 bar.close()
         self._restore_best()
+        self._end_fit()
         return self.history_
+
+    def _end_fit(self) -> None:
+        """Hook at the end of ``fit`` / ``partial_fit`` (e.g. to drop caches of codes that are only
+        valid while the model itself holds the weights)."""
 
     def _early_stop(self, record) -> bool:
         """Update early stopping with an eligible epoch's validation accuracy; True to stop."""

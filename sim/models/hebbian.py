@@ -13,32 +13,29 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.constraints import Choice, Int, Optional, Real, Satisfies
 from sim.errors import ValidationError
 from sim.learning import rules
-from sim.learning.optimizers import get_optimizer, get_schedule
-from sim.models.early_stopping import EARLY_STOPPING_CONSTRAINTS
-from sim.models.estimator import MAX_UNITS, Estimator
-from sim.models.hebbian_layer import HebbianLayer
+from sim.learning.optimizers import get_schedule
+from sim.models.estimator import Estimator
+from sim.models.hebbian_layer import HebbianLayer, stack_gradient, stack_inputs
+from sim.models.hebbian_params import (
+    PARAMETER_CONSTRAINTS,
+    SCHEDULES,
+    check_stages,
+    make_rules,
+    stage_lr,
+    stage_neuron,
+    stage_sizes,
+    stage_w_inh,
+)
 from sim.models.softmax_readout import SoftmaxReadout
-from sim.substrate import neurons
-from sim.substrate.connections import init_weights, initializer_names
+from sim.models.stages import connection_kwargs, stage_populations
+from sim.substrate.connections import Connection, init_weights
+from sim.substrate.features import FeatureMap
 from sim.substrate.network import Network, Population
-from sim.validation import check_dtype, check_int, check_labels
+from sim.validation import check_int, check_labels
 
 __all__ = ["HebbianNet", "SCHEDULES"]
-
-SCHEDULES = ("sequential", "concurrent")
-
-
-def _hidden_neuron(name, value):
-    if isinstance(neurons.get(value), neurons.Softmax):
-        raise ValidationError(name, value, "softmax is an output type")
-
-
-def _rule_params(name, value):
-    if value is not None and not isinstance(value, dict):
-        raise ValidationError(name, value, "must be a dict of rule arguments")
 
 
 class HebbianNet(Estimator):
@@ -46,8 +43,11 @@ class HebbianNet(Estimator):
 
     Parameters
     ----------
-    hidden : int
-        Number of hidden units N (0: no hidden layer, the readout sees the raw input).
+    hidden : int or tuple of int
+        Number of hidden units N (0: no hidden layer, the readout sees the raw input), or one
+        size per hidden stage, e.g. ``(400, 400)``: a layer-wise stack in which every stage
+        learns by the rule from the settled rates of the stage below (as in SoftHebb-style
+        stacks; Journé et al. 2023).
     rule : str
         Hidden plasticity, a rule of `sim.learning.rules.hidden_names()`: 'competitive', 'oja',
         'sanger', 'bcm', 'hebb', 'foldiak', 'none', or one registered by the user. 'none' keeps
@@ -63,14 +63,22 @@ class HebbianNet(Estimator):
     input_bias : float
         When > 0, the hidden layer sees the input with one constant unit of this rate appended
         (its learned weight acts as each unit's bias; needed when inputs are few, e.g. 2-D).
-    neuron : str
-        Hidden rate function ('relu', 'linear', 'sigmoid', ...).
+    neuron : str, optional
+        Hidden rate function ('relu', 'linear', 'sigmoid', ...); default: the rule's
+        ``default_neuron`` ('linear' for Oja and Sanger, whose equations assume ``y = W x``).
+    post : {'auto', 'rate'}
+        What a rule whose equations need the linear response (``post_signal='linear'``: Oja,
+        Sanger) learns from. 'auto' refuses a nonlinear or inhibited stage for such a rule with a
+        clear error (there the settled rate is not ``W x``); 'rate' gives it the settled rate anyway.
     tau : float
         Membrane time constant (ms, > 0).
     dt : float, optional
         Integration step (ms); default ``tau``. Only used when time-stepping.
-    w_inh : float in [0, 1)
-        Uniform lateral inhibition: unit i receives ``-w_inh * sum_{j != i} r_j``.
+    w_inh : float in [0, 1) or tuple, optional
+        Uniform lateral inhibition (one value or one per stage): unit i receives
+        ``-w_inh * sum_{j != i} r_j``. Default: the rule's ``default_w_inh`` (0.3 for
+        'competitive', else 0). Where the settle is in closed form (ReLU / linear units,
+        ``settle='auto'``) ``tau`` and ``dt`` do not change the settled code.
     settle : {'auto', 'dynamics'}
         'auto' uses the closed-form fixed point of the dynamics where it exists (ReLU/linear
         units, uniform inhibition; `sim.substrate.kwta`), else integrates; 'dynamics' always integrates
@@ -79,10 +87,14 @@ class HebbianNet(Estimator):
         Stop integrating when no potential changes by more than this over a step.
     max_steps : int
         Step cap of the integration.
+    dale, p_connect, bounds, max_norm
+        Constraints of the connections into the hidden stages (`sim.models.stages`): Dale's
+        law (excitatory fraction of the presynaptic units), a fixed sparsity mask, weight
+        bounds, a row-norm ceiling; re-imposed after every hidden update.
     init : str
         Initializer of the hidden weights; ``init_scale`` its scale (e.g. std for 'normal').
-    hidden_lr : float
-        Learning rate of the hidden rule.
+    hidden_lr : float, optional
+        Learning rate of the hidden rule; default: the rule's ``default_lr``.
     hidden_lr_schedule : {'linear', 'constant', 'step'}
         Schedule of ``hidden_lr`` over the hidden-learning epochs ('linear' anneals to zero,
         as Krotov & Hopfield 2019 do).
@@ -117,40 +129,12 @@ class HebbianNet(Estimator):
 
     model_name = "hebbian"
 
-    parameter_constraints = {
-        "hidden": Int(low=0, high=MAX_UNITS),
-        "rule": Choice(rules.hidden_names),
-        "current": Choice(("dot", "metric")),
-        "input_bias": Real(low=0.0),
-        "rule_params": Satisfies(_rule_params),
-        "neuron": Satisfies(_hidden_neuron),
-        "tau": Real(low=0.0, low_open=True),
-        "dt": Optional(Real(low=0.0, low_open=True)),
-        "w_inh": Real(low=0.0, high=1.0, high_open=True),
-        "settle": Choice(("auto", "dynamics")),
-        "settle_tol": Real(low=0.0, low_open=True),
-        "max_steps": Int(low=1),
-        "init": Choice(initializer_names()),
-        "init_scale": Real(low=0.0, low_open=True),
-        "hidden_lr": Real(low=0.0, low_open=True),
-        "hidden_lr_schedule": Satisfies(lambda name, value: get_schedule(value, name)),
-        "hidden_epochs": Optional(Int(low=0)),
-        "schedule": Choice(SCHEDULES),
-        "readout_power": Real(low=1.0),
-        "readout_scaling": Choice(("rms", "none")),
-        "readout_optimizer": Satisfies(lambda name, value: get_optimizer(value, name)),
-        "readout_lr": Real(low=0.0, low_open=True),
-        "readout_decay": Real(low=0.0),
-        "lr_schedule": Satisfies(lambda name, value: get_schedule(value, name)),
-        "batch_size": Int(low=1),
-        **EARLY_STOPPING_CONSTRAINTS,
-        "dtype": Satisfies(check_dtype),
-        "seed": Int(low=0),
-    }
+    parameter_constraints = PARAMETER_CONSTRAINTS
 
     def __init__(self, hidden=400, rule="competitive", rule_params=None, current="dot", input_bias=0.0,
-                 neuron="relu", tau=10.0, dt=None, w_inh=0.3, settle="auto", settle_tol=1e-4,
-                 max_steps=500, init="normal", init_scale=1.0, hidden_lr=0.1, hidden_lr_schedule="linear",
+                 neuron=None, post="auto", tau=10.0, dt=None, w_inh=None, settle="auto", settle_tol=1e-4,
+                 max_steps=500, dale=None, p_connect=1.0, bounds=None, max_norm=None, init="normal",
+                 init_scale=1.0, hidden_lr=None, hidden_lr_schedule="linear",
                  hidden_epochs=None, schedule="sequential", readout_power=1.0, readout_scaling="rms",
                  readout_optimizer="adam", readout_lr=3e-3, readout_decay=0.0, lr_schedule="constant",
                  batch_size=20, early_stopping=False, n_iter_no_change=10, tol=1e-4, dtype="float32", seed=0):
@@ -160,12 +144,17 @@ class HebbianNet(Estimator):
         self.current = current
         self.input_bias = input_bias
         self.neuron = neuron
+        self.post = post
         self.tau = tau
         self.dt = dt
         self.w_inh = w_inh
         self.settle = settle
         self.settle_tol = settle_tol
         self.max_steps = max_steps
+        self.dale = dale
+        self.p_connect = p_connect
+        self.bounds = bounds
+        self.max_norm = max_norm
         self.init = init
         self.init_scale = init_scale
         self.hidden_lr = hidden_lr
@@ -187,27 +176,7 @@ class HebbianNet(Estimator):
 
     # ----- parameters -------------------------------------------------------------------
     def _check_params(self):
-        if self.current == "metric" and not rules.rule_class(self.rule).own_currents:
-            raise ValidationError("current", self.current, "'metric' needs a rule that defines its own "
-                                  "currents (e.g. rule='competitive')")
-        self._make_rules()  # the rule parameters are valid (the rules are discarded)
-
-    def _make_rules(self):
-        """The hidden rule and its lateral partner (or None), built from ``rule_params``."""
-        params = dict(self.rule_params or {})
-        cls = rules.rule_class(self.rule)
-        try:
-            lateral_params = {k: params.pop(k) for k in cls.lateral_params if k in params}
-            rule = rules.get(cls.name, **params)
-            lateral = rules.get(cls.lateral_rule, **lateral_params) if cls.lateral_rule else None
-        except TypeError as exc:
-            raise ValidationError("rule_params", self.rule_params,
-                                  f"not accepted by rule {cls.name!r} ({exc})") from None
-        except ValidationError as exc:
-            if exc.parameter != "params":
-                raise
-            raise ValidationError("rule_params", self.rule_params, exc.requirement) from None
-        return rule, lateral
+        check_stages(self)
 
     def _lr_schedule(self):
         return get_schedule(self.lr_schedule, "lr_schedule")
@@ -215,52 +184,64 @@ class HebbianNet(Estimator):
     # ----- set-up -----------------------------------------------------------------------
     def _initialize(self, n_features, n_classes, rng):
         dtype = self._dtype()
-        rule, lateral_rule = self._make_rules()
-        self._rule = rule
-        self._N = N = int(self.hidden)
-        phi = neurons.get(self.neuron)
-        n_in = n_features + (1 if self.input_bias else 0)
-        pops = [Population(n_in, "linear")]
-        if N:
-            pops.append(Population(N, phi, tau=float(self.tau), w_inh=float(self.w_inh)))
+        self._sizes = sizes = stage_sizes(self.hidden)
+        stage_rules = [make_rules(self.rule, self.rule_params) for _ in sizes]
+        self._rule = stage_rules[0][0] if sizes else rules.get("none")
+        pops = [Population(n_features, "linear")] + stage_populations(self, sizes, stage_neuron(self),
+                                                                      stage_w_inh(self, len(sizes)))
+        for pop, (_, lateral_rule) in zip(pops[1:], stage_rules):
+            if lateral_rule is not None:
+                pop.lateral = np.zeros((pop.n, pop.n), dtype=dtype)
         pops.append(Population(n_classes, "softmax"))
-        self.network_ = Network(pops, rng=rng, init="zeros", dtype=dtype)
-        self._layer = None
-        if N:
-            W = self.network_.connections[0].W
-            W[...] = init_weights(self.init.lower(), W.shape, rng, dtype=dtype, scale=self.init_scale)
-            self._layer = HebbianLayer(self.network_.connections[0], rule, lateral_rule, phi,
-                                       current=self.current, input_bias=self.input_bias, w_inh=self.w_inh,
-                                       tau=self.tau, dt=self.dt, settle=self.settle, settle_tol=self.settle_tol,
-                                       max_steps=self.max_steps)
-        self.lateral_ = self._layer.lateral if self._layer is not None else None
-        self._readout = SoftmaxReadout(self.network_.connections[-1], self.readout_power, self.readout_scaling,
-                                       self.readout_optimizer, self.readout_decay, dtype)
-        self._cache = []  # [(X, settled codes, steps)] while the hidden weights are frozen
+        constraints = connection_kwargs(self)
+        conns = []
+        for i, (pre, post) in enumerate(zip(pops[:-2], pops[1:-1])):
+            bias_unit = FeatureMap(constant=float(self.input_bias)) if self.input_bias else None
+            p = float(stage_rules[i][0].p) if self.current == "metric" else None
+            conns.append(Connection(pre.n + (1 if bias_unit else 0), post.n, rng=rng, init="zeros", dtype=dtype,
+                                    pre_map=bias_unit, p_metric=p, **constraints))
+        conns.append(Connection(pops[-2].n, n_classes, rng=rng, init="zeros", dtype=dtype,
+                                pre_map=FeatureMap(self.readout_power, self.readout_scaling)))
+        self.network_ = Network(pops, rng=rng, dtype=dtype, connections=conns)
+        for conn in conns[:-1]:
+            conn.set_initial(init_weights(self.init.lower(), conn.W.shape, rng, dtype=dtype, scale=self.init_scale))
+        self._layers = [HebbianLayer(self.network_, i, rule, lateral) for i, (rule, lateral) in enumerate(stage_rules)]
+        self.lateral_ = self._layers[0].lateral if sizes else None
+        self._readout = SoftmaxReadout(conns[-1], self.readout_optimizer, self.readout_decay, dtype)
+        self._cache = []  # [(X, settled codes of every stage, steps)] while the hidden weights are frozen
+        self._caching = False  # only inside fit: afterwards the weights are the user's to change
+
+    def _codes(self, X) -> list:
+        """Settled rates of every hidden stage for ``X`` (``[X]`` without a hidden stage), cached
+        while the hidden weights are frozen."""
+        if not self._sizes:
+            return [X]
+        for X_cached, codes, _ in self._cache if self._caching else ():
+            if X_cached is X:
+                return codes
+        codes, steps = [], []
+        R = X
+        for layer in self._layers:
+            parts = [layer.settle(R[i:i + 1000]) for i in range(0, R.shape[0], 1000)]
+            R = np.concatenate([part[0] for part in parts])
+            codes.append(R)
+            steps.append(float(np.mean([part[1] for part in parts])))
+        self._cache = (self._cache + [(X, codes, float(np.sum(steps)))])[-4:]  # train, test, two evaluation sets
+        return codes
 
     def _code(self, X):
-        """Settled hidden rates of ``X`` (the raw input when there is no hidden layer), cached
-        while the hidden weights are frozen."""
-        if not self._N:
-            return X
-        for X_cached, R, _ in self._cache:
-            if X_cached is X:
-                return R
-        parts = [self._layer.settle(X[i:i + 1000]) for i in range(0, X.shape[0], 1000)]
-        R = np.concatenate([part[0] for part in parts])
-        steps = float(np.mean([part[1] for part in parts]))
-        self._cache = (self._cache + [(X, R, steps)])[-4:]  # train, test and two evaluation sets
-        return R
+        """Settled rates of the last hidden stage (the code the readout sees)."""
+        return self._codes(X)[-1]
 
     def _code_steps(self, X) -> float:
         """Settle steps (or closed-form iterations) behind the cached code of ``X``."""
-        self._code(X)
+        self._codes(X)
         return next(steps for X_cached, _, steps in self._cache if X_cached is X)
 
     # ----- training ---------------------------------------------------------------------
     def _phase(self):
         """(hidden learns, readout learns) in the current epoch."""
-        if not self._N or not self._rule.plastic:
+        if not self._sizes or not self._rule.plastic:
             return False, True
         if self.schedule == "concurrent":
             return True, True
@@ -274,43 +255,61 @@ class HebbianNet(Estimator):
 
     def _train_epoch(self, X, y, rng, lr_factor):
         learn_hidden, learn_readout = self._phase()
+        self._caching = True
         T = np.zeros((y.shape[0], self.n_classes_), dtype=X.dtype)
         T[np.arange(y.shape[0]), y] = 1
+        h_lr = 0.0
         if learn_hidden:
             self._cache = []
             h_total = max(self._hidden_epochs(), 1)
-            h_lr = float(self.hidden_lr) * get_schedule(self.hidden_lr_schedule).factor(self.epochs_done_, h_total)
-        self._W_start = self._layer.W.copy() if learn_hidden else None
-        codes = None if learn_hidden or not self._N else self._code(X)
-        # a rule that computes its own activity needs no settling: only the readout does
-        need_rates = learn_readout or self._rule.post_signal != "none"
+            h_lr = stage_lr(self) * get_schedule(self.hidden_lr_schedule).factor(self.epochs_done_, h_total)
+        self._W_start = self._layers[-1].W.copy() if learn_hidden else None
+        codes = None if learn_hidden or not self._sizes else self._code(X)
         lr = float(self.readout_lr) * lr_factor
-        steps = []
+        self._epoch_steps = []
         order = rng.permutation(X.shape[0])
         for start in range(0, X.shape[0], int(self.batch_size)):
             idx = order[start:start + int(self.batch_size)]
             if codes is not None:
                 R = codes[idx]
-            elif self._N and need_rates:
-                R, s = self._layer.settle(X[idx])
-                steps.append(s)
-            elif self._N:
-                R = None
+            elif self._sizes:
+                R = self._stage_pass(X[idx], learn_hidden, learn_readout, h_lr)
+                if R is False:
+                    break  # weights blew up: stop here, the estimator marks the run diverged
             else:
                 R = X[idx]
-            if learn_hidden and not self._layer.update(X[idx], R, h_lr):
-                break  # weights blew up: stop here, the estimator marks the run diverged
             if learn_readout:
                 self._readout.update(R, T[idx], lr)
-        self._epoch_steps = steps
         return {"phase": "+".join(p for p, on in (("hidden", learn_hidden), ("readout", learn_readout)) if on)}
+
+    def _stage_pass(self, X, learn_hidden, learn_readout, lr):
+        """Settle the stages on batch ``X`` bottom-up, each learning from its input and its
+        settled rates when ``learn_hidden``; returns the last stage's rates (None when nothing
+        needs them), or False when weights became non-finite."""
+        R_in, R, steps = X, None, 0
+        last = len(self._layers) - 1
+        for i, layer in enumerate(self._layers):
+            # a rule that computes its own activity needs no settling of the top stage
+            need = i < last or learn_readout or layer.rule.post_signal != "none"
+            R = None
+            if need:
+                R, s = layer.settle(R_in)
+                steps += s
+            if learn_hidden and not layer.update(R_in, R, lr):
+                return False
+            R_in = R
+        self._epoch_steps.append(steps)
+        return R
+
+    def _end_fit(self) -> None:
+        self._cache, self._caching = [], False
 
     def _supervised_epoch(self, record) -> bool:
         return "readout" in record["phase"]
 
     def _epoch_extra(self, X) -> dict:
         """Code statistics of the training set after an epoch (untimed, like the evaluation)."""
-        if not self._N:
+        if not self._sizes:
             return {}
         steps = self._epoch_steps
         extra = {"settle_steps": float(np.mean(steps)) if steps else self._code_steps(X)}
@@ -318,8 +317,9 @@ class HebbianNet(Estimator):
         return extra
 
     def _code_stats(self, X, W_start):
-        """Sparsity, silent inputs, dead and converged units of the code of the training set."""
-        stats = self._layer.code_stats(self._code(X), W_start)
+        """Sparsity, silent inputs, dead and converged units of the top stage's code of the
+        training set."""
+        stats = self._layers[-1].code_stats(self._code(X), W_start)
         if "converged_fraction" not in stats:  # frozen epoch of a rule without a norm: carry it over
             records = self.history_.records
             stats["converged_fraction"] = self.history_.last("converged_fraction") if records else float("nan")
@@ -329,66 +329,72 @@ class HebbianNet(Estimator):
         return float(-np.mean(np.log(np.maximum(P[np.arange(y.shape[0]), y].astype(np.float64), 1e-300))))
 
     def _weights(self):
-        return ([self._layer.W] if self._N else []) + [self._readout.W]
+        return [layer.W for layer in self._layers] + [self._readout.W]
 
     # ----- prediction -------------------------------------------------------------------
     def _proba(self, X):
         return self._readout.proba(self._code(X))
 
     def _hidden_rates(self, X, layer: int = -1) -> np.ndarray:
-        """Settled hidden rates, shape (n_samples, hidden); ``layer`` must be -1 or 0."""
-        if not self._N:
+        """Settled rates of hidden stage ``layer`` (-1 = last), shape (n_samples, size)."""
+        n = len(self._sizes)
+        if not n:
             raise ValidationError("layer", layer, "this network has no hidden layer")
-        check_int("layer", layer, low=-1, high=0)
-        return self._code(X)
+        check_int("layer", layer, low=-n, high=n - 1)
+        return self._codes(X)[layer]
 
     def _export_arrays(self) -> dict:
         """The readout of the code (``readout_W``, ``readout_b``, ``readout_scale``), so that the
         code at other times can be read out as the model does."""
-        if not self._N:
+        if not self._sizes:
             return {}
         return {"readout_W": np.array(self._readout.W, order="C"), "readout_b": np.array(self._readout.b),
                 "readout_scale": self._readout.scale()}
 
     # ----- learning directions ----------------------------------------------------------
-    def hidden_direction(self, X) -> np.ndarray:
-        """The hidden rule's direction on batch ``X`` (what one local update would do, before the
-        learning rate), float64, shape of the hidden weights (N, n_in). A stateful rule's state
-        (e.g. BCM's threshold) advances as in a real update."""
+    def hidden_direction(self, X, layer: int = -1) -> np.ndarray:
+        """The rule's direction for hidden stage ``layer`` on batch ``X`` (what one local update
+        would do, before the learning rate), float64, shape of that stage's weights (N, n_in).
+        A stateful rule's state (e.g. BCM's threshold) advances as in a real update."""
         X = self._check_X(X)
         if not self._rule.plastic:
             raise ValidationError("model", self, "rule 'none' has no hidden update")
-        return self._hidden_layer("hidden_direction").direction(X)
+        i = self._stage_index("hidden_direction", layer)
+        return self._layers[i].direction(stack_inputs(self._layers, X)[i])
 
-    def hidden_gradient(self, X, y) -> np.ndarray:
-        """``-dL/dW`` of the hidden weights for the readout's mean cross-entropy on batch ``X, y``
-        (float64, shape (N, n_in)), through the readout (its per-unit scaling held fixed,
-        `SoftmaxReadout.input_gradient`) and the settled code (`HebbianLayer.gradient`).
+    def hidden_gradient(self, X, y, layer: int = -1) -> np.ndarray:
+        """``-dL/dW`` of hidden stage ``layer``'s weights for the readout's mean cross-entropy on
+        batch ``X, y`` (float64, shape (N, n_in)): through the readout (its per-unit scaling held
+        fixed, `SoftmaxReadout.input_gradient`) and the settled state of every stage above and
+        including it (`HebbianLayer.current_vjp`, the implicit-function Jacobian).
 
-        Raises `ValidationError` without a hidden layer, or for configurations without this
-        gradient (learned lateral weights, inhibition of non-ReLU units).
+        Raises `ValidationError` without a hidden layer.
         """
-        layer = self._hidden_layer("hidden_gradient")
+        i = self._stage_index("hidden_gradient", layer)
         X = self._check_X(X)
         y = check_labels("y", y, self.n_classes_, n_samples=X.shape[0])
-        return layer.gradient(X, lambda R: self._readout.input_gradient(R, y))
+        return stack_gradient(self._layers, lambda R: self._readout.input_gradient(R, y), X)[i]
 
-    def _hidden_layer(self, what):
+    def _stage_index(self, what, layer) -> int:
         self.check_fitted()
-        if self._layer is None:
+        if not self._sizes:
             raise ValidationError("model", type(self).__name__, f"has no hidden layer ({what} needs a fitted "
                                   "HebbianNet with a hidden layer)")
-        return self._layer
+        n = len(self._sizes)
+        return check_int("layer", layer, low=-n, high=n - 1) % n
 
     # ----- persistence ------------------------------------------------------------------
     def _get_state(self):
         state = self._readout.state()
-        if self._N:
-            state.update(self._layer.state())
+        for i, layer in enumerate(self._layers):
+            prefix = "" if i == 0 else f"s{i}_"
+            state.update({prefix + k: v for k, v in layer.state().items()})
         return state
 
     def _set_state(self, arrays):
         self._initialize(self.n_features_in_, self.n_classes_, np.random.default_rng(0))
         self._readout.set_state(arrays)
-        if self._N:
-            self._layer.set_state(arrays)
+        for i, layer in enumerate(self._layers):
+            prefix = f"s{i}_"
+            own = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+            layer.set_state(arrays if i == 0 else own)

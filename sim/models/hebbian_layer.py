@@ -1,11 +1,13 @@
-"""The Hebbian network's hidden stage: leaky integrators with lateral inhibition and a local rule.
+"""A hidden stage of the Hebbian network: a population of leaky integrators with a local rule.
 
-A population of ``N`` units with input currents ``J = W x + b`` (or, for a rule that defines its
-own currents, the rule's p-metric product), settled for each input: in closed form where one
-exists (ReLU or linear units with uniform inhibition ``w_inh``: the k-WTA fixed point of
-`sim.substrate.kwta`), otherwise integrated by `sim.substrate.dynamics.settle`. Its weights
-change by the hidden rule; a rule with a lateral partner (Foldiak's) also learns the
-population's lateral weights and thresholds. The stage gives what the rule declares it needs
+Stage ``l`` of the model's `Network`: the connection into population ``l + 1`` (its feature map
+appends the constant bias unit; with ``current='metric'`` its efficacy is the rule's p-metric
+``sign(W)|W|^(p-1)``) and that population (uniform inhibition ``w_inh``, learned lateral
+weights for a rule with a lateral partner). The stage settles through the network
+(`sim.substrate.network.Network.steady_state`: the closed-form k-WTA fixed point where it
+exists, else integration), so the model's forward pass is the network's. Its weights change by
+the hidden rule; a rule with a lateral partner (Foldiak's) also learns the population's lateral
+weights and thresholds. The stage gives what the rule declares it needs
 (`sim.learning.rules.Rule`) and never tests a rule's name.
 """
 
@@ -13,40 +15,33 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.errors import ValidationError
-from sim.substrate import dynamics, neurons
-from sim.substrate.kwta import fixed_point_vjp, inhibited_fixed_point
+from sim.substrate import neurons
+from sim.substrate.implicit import settled_vjp
 
-__all__ = ["HebbianLayer"]
+__all__ = ["HebbianLayer", "stack_inputs", "stack_gradient"]
 
 
 class HebbianLayer:
-    """Hidden stage of a `HebbianNet`, sharing the network's first connection.
+    """Hidden stage ``index`` of a `HebbianNet`'s network.
 
     Parameters
     ----------
-    connection : sim.substrate.connections.Connection
-        Input -> hidden connection, ``W`` of shape (N, n_in) (``n_in`` includes the bias unit).
+    network : sim.substrate.network.Network
+        The model's network; the stage is its connection ``index`` and population ``index + 1``.
+    index : int
+        Stage number (0: the first hidden stage).
     rule : sim.learning.rules.Rule
-        The hidden rule; ``lateral_rule`` its lateral partner or None.
-    phi : sim.substrate.neurons.Neuron
-        Rate function of the units.
-    current : {'dot', 'metric'}
-    input_bias : float
-        Rate of the constant input unit appended to ``x`` (0: none).
-    w_inh, tau, dt, settle, settle_tol, max_steps
-        Inhibition and settling, as the `HebbianNet` parameters of the same names.
+        The hidden rule; ``lateral_rule`` its lateral partner or None (the population's
+        ``lateral`` array is then the one it learns).
     """
 
-    def __init__(self, connection, rule, lateral_rule, phi, *, current, input_bias, w_inh, tau, dt, settle,
-                 settle_tol, max_steps):
-        self.connection = connection
-        self.rule, self.lateral_rule, self.phi = rule, lateral_rule, phi
-        self.current, self.input_bias, self.w_inh = current, input_bias, float(w_inh)
-        self.tau, self.dt, self.settle_mode = tau, dt, settle
-        self.settle_tol, self.max_steps = settle_tol, max_steps
-        N = connection.W.shape[0]
-        self.lateral = np.zeros((N, N), dtype=connection.W.dtype) if lateral_rule is not None else None
+    def __init__(self, network, index, rule, lateral_rule):
+        self.network, self.index = network, index
+        self.connection = network.connections[index]
+        self.population = network.populations[index + 1]
+        self.rule, self.lateral_rule, self.phi = rule, lateral_rule, self.population.neuron
+        self.lateral = self.population.lateral
+        N = self.connection.W.shape[0]
         if hasattr(rule, "reset"):
             rule.reset(N)
         if lateral_rule is not None:
@@ -54,45 +49,30 @@ class HebbianLayer:
 
     @property
     def W(self) -> np.ndarray:
-        """Feed-forward weights, shape (N, n_in)."""
+        """Feed-forward weights, shape (N, n_in) (``n_in`` includes the bias unit)."""
         return self.connection.W
 
     # ----- activity ---------------------------------------------------------------------
     def augment(self, X):
-        """The input with the constant bias unit appended (when ``input_bias > 0``)."""
-        if not self.input_bias:
-            return X
-        return np.hstack([X, np.full((X.shape[0], 1), self.input_bias, dtype=X.dtype)])
+        """What the synapses see of the input ``X``: with the constant bias unit appended."""
+        return self.connection.features(X)
 
     def currents(self, X):
         """Input currents ``J`` (batch, N) for inputs ``X`` (batch, n_features)."""
-        conn = self.connection
-        X = self.augment(X)
-        if self.current == "metric":
-            # the rule's p-metric product <W, x>_p (Krotov & Hopfield 2019): efficacy |W|^(p-1)
-            J = self.rule.currents(X, conn.W)
-        else:
-            J = X @ conn.W.T
-        J += conn.b
-        return J
+        return self.connection.current(X)
 
     def settle(self, X):
         """Settled rates (batch, N) for inputs ``X`` and the steps (or closed-form iterations) used."""
+        v, r, steps = self.steady(X)
+        return r, steps
+
+    def steady(self, X):
+        """Settled potentials and rates (batch, N) for inputs ``X``, and the steps used."""
         J = self.currents(X)
         if not np.all(np.isfinite(J)):  # blown-up weights: let the run be marked diverged
-            return np.full_like(J, np.nan), 0
-        w = self.w_inh
-        if self.lateral is not None:
-            res = dynamics.settle(J, neuron=self.phi, tau=self.tau, dt=self.dt, w_inh=w, lateral=self.lateral,
-                                  tol=self.settle_tol, max_steps=self.max_steps)
-            return res.rate, res.steps
-        if w == 0.0:
-            return self.phi.rate(J), 0
-        if self.settle_mode == "auto" and self.phi.piecewise_linear:
-            return inhibited_fixed_point(J, w, self.phi)[1], 0  # closed form: no time steps
-        res = dynamics.settle(J, neuron=self.phi, tau=self.tau, dt=self.dt, w_inh=w,
-                              tol=self.settle_tol, max_steps=self.max_steps)
-        return res.rate, res.steps
+            nan = np.full_like(J, np.nan)
+            return nan, nan, 0
+        return self.network.steady_state(self.index, J)
 
     # ----- learning ---------------------------------------------------------------------
     def update(self, X, R, lr) -> bool:
@@ -115,30 +95,28 @@ class HebbianLayer:
         R = self.settle(X)[0]
         return np.asarray(self.rule.delta(self.augment(X), R, self.W), dtype=np.float64)
 
+    def current_vjp(self, X, g_R):
+        """Through the settled state: ``(-dL/dW, dL/dX)`` (float64) given ``g_R = dL/dR`` at the
+        settled rates for inputs ``X``. The settled state's Jacobian is the implicit one
+        (`sim.substrate.implicit.settled_vjp`: the active-set Jacobian of the k-WTA code for
+        ReLU units); with ``p_metric`` ``dJ/dW = (p - 1) |W|^(p-2) x``."""
+        conn = self.connection
+        W = conn.W.astype(np.float64)
+        v = self.steady(X)[0]
+        g_J = settled_vjp(v, g_R, self.phi, self.population.w_inh, self.lateral)
+        Xa = self.augment(X).astype(np.float64)
+        g_M = g_J.T @ Xa                                                  # dL/dM
+        p = conn.p_metric
+        M = W if p is None else np.sign(W) * np.abs(W) ** (p - 1)
+        g_X = (g_J @ M)[:, :conn.n_source]                                # the bias unit is constant
+        g_W = g_M if p is None else g_M * (p - 1) * np.abs(W) ** (p - 2)
+        return -g_W, g_X
+
     def gradient(self, X, rate_gradient) -> np.ndarray:
         """``-dL/dW`` (float64, shape of ``W``) given ``rate_gradient(R) -> dL/dR`` of the
-        downstream loss at the settled rates ``R`` (float64): through the settled code (the
-        closed-form fixed point's Jacobian for uniform inhibition) and, for the p-metric
-        current, ``dJ/dW = (p - 1) |W|^(p-2) x``."""
-        W = self.W.astype(np.float64)
-        Xa = self.augment(X).astype(np.float64)
-        metric = self.current == "metric"
-        p = float(self.rule.p) if metric else 2.0
-        M = np.sign(W) * np.abs(W) ** (p - 1) if metric else W
-        J = Xa @ M.T + self.connection.b
+        downstream loss at the settled rates ``R`` (float64), through the settled code."""
         R = self.settle(X)[0].astype(np.float64)
-        g_R = rate_gradient(R)                                            # dL/dR
-        w = self.w_inh
-        if isinstance(self.phi, neurons.ReLU) and w > 0:
-            g_J = fixed_point_vjp(R, g_R, w)
-        elif w == 0 and self.lateral is None:
-            g_J = g_R * self.phi.derivative(J)
-        else:
-            raise ValidationError("model", self, "the gradient is implemented for ReLU units with uniform "
-                                                 "inhibition or for uninhibited units")
-        g_M = g_J.T @ Xa                                                  # dL/dM
-        g_W = g_M * (p - 1) * np.abs(W) ** (p - 2) if metric else g_M
-        return -g_W
+        return self.current_vjp(X, rate_gradient(R))[0]
 
     # ----- statistics -------------------------------------------------------------------
     def code_stats(self, R, W_start) -> dict:
@@ -148,7 +126,7 @@ class HebbianLayer:
         or, for a rule without one, when the row changed by less than 1% since ``W_start``
         (None: not decidable here, the key is left out).
         """
-        active = R > (0.5 if isinstance(self.phi, (neurons.Sigmoid,)) else 0.0)
+        active = R > (0.5 if isinstance(self.phi, neurons.Sigmoid) else 0.0)
         W = self.W
         stats = {"active_fraction": float(active.mean()),
                  "silent_inputs": float(np.mean(~active.any(axis=1))),
@@ -185,3 +163,23 @@ class HebbianLayer:
             sub = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
             if obj is not None and sub:
                 obj.set_state(sub)
+
+
+def stack_inputs(layers, X) -> list:
+    """The input of every stage of ``layers`` for batch ``X``: ``X``, then each stage's settled
+    rates (the last stage's own rates are not included)."""
+    inputs = [X]
+    for layer in layers[:-1]:
+        inputs.append(layer.settle(inputs[-1])[0])
+    return inputs
+
+
+def stack_gradient(layers, rate_gradient, X) -> list:
+    """``-dL/dW`` (float64) of every stage of ``layers`` for batch ``X``, by backpropagation
+    through the settled states, given ``rate_gradient(R) -> dL/dR`` at the top stage's rates."""
+    inputs = stack_inputs(layers, X)
+    g_R = rate_gradient(layers[-1].settle(inputs[-1])[0].astype(np.float64))
+    grads = [None] * len(layers)
+    for j in range(len(layers) - 1, -1, -1):
+        grads[j], g_R = layers[j].current_vjp(inputs[j], g_R)
+    return grads

@@ -15,8 +15,10 @@ from sim.learning.optimizers import get_optimizer, get_schedule
 from sim.learning.rules import Backprop, FeedbackAlignment
 from sim.models.early_stopping import EARLY_STOPPING_CONSTRAINTS
 from sim.models.estimator import MAX_UNITS, Estimator
+from sim.models.stages import STAGE_CONSTRAINTS, check_w_inh, connection_kwargs, per_stage, stage_populations
 from sim.substrate import neurons
-from sim.substrate.connections import initializer_names
+from sim.substrate.connections import Connection, initializer_names
+from sim.substrate.implicit import settled_vjp
 from sim.substrate.network import Network, Population
 from sim.validation import check_choice, check_dtype, check_int, check_labels
 
@@ -53,6 +55,22 @@ class BackpropMLP(Estimator):
         L2 coefficient ``lambda`` on weights (not biases): the loss gains ``lambda/2 ||W||^2``.
     init : str
         Weight initializer (`sim.substrate.connections.initializer_names()`); biases start at 0.
+    w_inh : float in [0, 1) or tuple
+        Uniform lateral inhibition inside each hidden stage (one value, or one per stage): unit
+        ``i`` receives ``-w_inh sum_{j != i} r_j`` and the stage settles to its fixed point (the
+        k-WTA code for ReLU units, in closed form). 0: the steady state ``r = phi(J)``, an
+        ordinary MLP layer. Backprop and feedback alignment pass the error through the settled
+        state's Jacobian (`sim.substrate.implicit.settled_vjp`).
+    tau, dt, settle, settle_tol, max_steps
+        Dynamics of inhibited stages (`sim.models.stages`): membrane time constant and step
+        (ms), 'auto' (closed form where it exists) or 'dynamics' (always integrate), the
+        tolerance and step cap of the integration. Where the closed form is used, ``tau`` and
+        ``dt`` do not change the settled code.
+    dale, p_connect, bounds, max_norm
+        Constraints of the connections into the hidden stages (`sim.substrate.connections.
+        Connection`): excitatory fraction of each stage's presynaptic units (Dale's law),
+        connection probability of a fixed mask, ``(lo, hi)`` weight bounds, a row-norm ceiling;
+        re-imposed after every optimizer step. The readout connection is unconstrained.
     early_stopping : bool
         Stop when the validation accuracy has not improved by more than ``tol`` for
         ``n_iter_no_change`` epochs, and keep the weights of the best validation epoch
@@ -69,8 +87,9 @@ class BackpropMLP(Estimator):
 
     def __init__(self, hidden=(128,), activation="relu", output="softmax", learning="backprop",
                  optimizer="adam", lr=1e-3, lr_schedule="constant", batch_size=32, weight_decay=0.0,
-                 init="glorot_uniform", early_stopping=False, n_iter_no_change=10, tol=1e-4,
-                 dtype="float32", seed=0):
+                 init="glorot_uniform", w_inh=0.0, tau=10.0, dt=None, settle="auto", settle_tol=1e-6,
+                 max_steps=500, dale=None, p_connect=1.0, bounds=None, max_norm=None, early_stopping=False,
+                 n_iter_no_change=10, tol=1e-4, dtype="float32", seed=0):
         self.hidden = hidden
         self.activation = activation
         self.output = output
@@ -81,6 +100,16 @@ class BackpropMLP(Estimator):
         self.batch_size = batch_size
         self.weight_decay = weight_decay
         self.init = init
+        self.w_inh = w_inh
+        self.tau = tau
+        self.dt = dt
+        self.settle = settle
+        self.settle_tol = settle_tol
+        self.max_steps = max_steps
+        self.dale = dale
+        self.p_connect = p_connect
+        self.bounds = bounds
+        self.max_norm = max_norm
         self.early_stopping = early_stopping
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
@@ -98,12 +127,17 @@ class BackpropMLP(Estimator):
         "batch_size": Int(low=1),
         "weight_decay": Real(low=0.0),
         "init": Choice(initializer_names()),
+        "w_inh": check_w_inh,
+        **STAGE_CONSTRAINTS,
         **EARLY_STOPPING_CONSTRAINTS,
         "dtype": Satisfies(check_dtype),
         "seed": Int(low=0),
     }
 
     # ----- set-up -----------------------------------------------------------------------
+    def _check_params(self):
+        per_stage("w_inh", self.w_inh, len(layer_sizes(self.hidden)))
+
     def _lr_schedule(self):
         return self._schedule
 
@@ -112,9 +146,16 @@ class BackpropMLP(Estimator):
         self._sizes = layer_sizes(self.hidden)
         self._phi = _hidden_neuron(self.activation)
         out = self.output.lower()
-        pops = ([Population(n_features, "linear")] + [Population(h, self._phi) for h in self._sizes]
+        w_inh = per_stage("w_inh", self.w_inh, len(self._sizes))
+        pops = ([Population(n_features, "linear")] + stage_populations(self, self._sizes, self._phi, w_inh)
                 + [Population(n_classes, out)])
-        self.network_ = Network(pops, rng=rng, init=self.init.lower(), dtype=dtype)
+        constraints = connection_kwargs(self)
+        conns = [Connection(pre.n, post.n, rng=rng, init=self.init.lower(), dtype=dtype,
+                            **(constraints if i < len(self._sizes) else {}))
+                 for i, (pre, post) in enumerate(zip(pops[:-1], pops[1:]))]
+        self.network_ = Network(pops, rng=rng, dtype=dtype, connections=conns)
+        self._inhibited = [not (w == 0) for w in w_inh]  # stages whose rate is not phi(J)
+        self._constrained = self.network_.connections[:-1] if constraints else []
         self._loss_name = OUTPUTS[out]
         self._out = neurons.get(out)
         self._out_sigmoid = out == "sigmoid"
@@ -159,6 +200,8 @@ class BackpropMLP(Estimator):
             if wd:
                 self._grad -= wd * self._decay * self._params
             self._optimizer.step(self._params, self._grad, lr)
+            for conn in self._constrained:
+                conn.constrain()
         return {}
 
     def _targets(self, y):
@@ -167,20 +210,25 @@ class BackpropMLP(Estimator):
         return T
 
     def _forward(self, X):
-        """Rates ``[X, r_1, ..., r_L]`` and currents ``[J_1, ..., J_L]`` (steady state)."""
-        rates, currents = [X], []
+        """Rates ``[X, r_1, ..., r_L]`` and settled potentials ``[v_1, ..., v_L]`` (``v = J`` for
+        a stage without inhibition; for the output ``v`` is its current). An inhibited stage is
+        settled by the network (`Network.steady_state`), so this is ``network_.forward``."""
+        rates, potentials = [X], []
         last = len(self._Ws) - 1
         for i, (W, b) in enumerate(zip(self._Ws, self._bs)):
             J = rates[-1] @ W.T
             J += b
-            currents.append(J)
             if i == last:
+                potentials.append(J)
                 rates.append(self._out.rate(J))
-            elif self._relu_hidden:
-                rates.append(np.maximum(J, 0))
+            elif self._inhibited[i]:
+                v, r, _ = self.network_.steady_state(i, J)
+                potentials.append(v)
+                rates.append(r)
             else:
-                rates.append(self._phi.rate(J))
-        return rates, currents
+                potentials.append(J)
+                rates.append(np.maximum(J, 0) if self._relu_hidden else self._phi.rate(J))
+        return rates, potentials
 
     def _output_error(self, r_out, J_out, T):
         """The delta rule's error at the output: ``-dL/dJ``, divided by the batch size."""
@@ -196,20 +244,25 @@ class BackpropMLP(Estimator):
         With ``e_l = -dL/dJ_l`` (divided by the batch size), the rule gives ``dW_l = e_l^T r_{l-1}``
         and ``db_l = sum_batch e_l``; the error moves down as ``e_{l-1} = (e_l W_l) * phi'(J_{l-1})``
         for backprop, with the fixed feedback matrix in place of ``W_l`` for feedback alignment.
+        Through an inhibited stage ``* phi'(J)`` becomes the settled state's vector-Jacobian
+        product (`sim.substrate.implicit.settled_vjp`; the active-set Jacobian for ReLU).
         ``rule`` replaces the model's own learning rule for this call.
         """
-        rates, currents = self._forward(X)
-        error = self._output_error(rates[-1], currents[-1], T)
+        rates, potentials = self._forward(X)
+        error = self._output_error(rates[-1], potentials[-1], T)
         rule, relu = (self._rule if rule is None else rule), self._relu_hidden
         for i in range(len(self._Ws) - 1, -1, -1):
             rule.delta(rates[i], rates[i + 1], self._Ws[i], error, out=self._dWs[i])
             rule.delta_bias(rates[i + 1], error, out=self._dbs[i])
             if i:
                 error = rule.propagate(error, self._Ws[i], i)
-                if relu:  # relu'(J) = [J > 0] = [r > 0]
+                if self._inhibited[i - 1]:
+                    pop = self.network_.populations[i]
+                    error = settled_vjp(potentials[i - 1], error, self._phi, pop.w_inh).astype(error.dtype)
+                elif relu:  # relu'(J) = [J > 0] = [r > 0]
                     np.multiply(error, rates[i] > 0, out=error)
                 else:
-                    error *= self._phi.derivative(currents[i - 1])
+                    error *= self._phi.derivative(potentials[i - 1])
         return rates
 
     def _loss(self, P, y):

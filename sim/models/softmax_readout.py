@@ -25,11 +25,8 @@ class SoftmaxReadout:
     ----------
     connection : sim.substrate.connections.Connection
         The network's readout connection (``W`` of shape (n_classes, n_in)); its ``W`` and ``b``
-        become views of one flat buffer, so an optimizer step is one call.
-    power : float >= 1
-        ``n`` of the features ``sign(r) |r|^n``.
-    scaling : {'rms', 'none'}
-        Divide each feature by its running RMS over the presentations seen so far.
+        become views of one flat buffer, so an optimizer step is one call. Its feature map
+        (`sim.substrate.features.FeatureMap`: power ``n`` and RMS scaling) gives the features.
     optimizer : str or optimizer instance
         See `sim.learning.optimizers`.
     decay : float >= 0
@@ -37,13 +34,11 @@ class SoftmaxReadout:
     dtype : numpy dtype
     """
 
-    def __init__(self, connection, power, scaling, optimizer, decay, dtype):
-        self.power = float(power)
-        self.scaling = scaling
+    def __init__(self, connection, optimizer, decay, dtype):
+        self.connection = connection
+        self.features_map = connection.pre_map
         self.decay = float(decay)
-        n_out, n_in = connection.W.shape
-        self.ms = np.zeros(n_in, dtype=np.float64)  # running mean square of the features
-        self.ms_count = 0
+        self.features_map.reset(connection.n_source)
         self.params = np.zeros(connection.W.size + connection.b.size, dtype=dtype)
         self.grad = np.zeros_like(self.params)
         self.W = self.params[:connection.W.size].reshape(connection.W.shape)
@@ -56,31 +51,17 @@ class SoftmaxReadout:
         self._delta = Delta()
 
     # ----- features ---------------------------------------------------------------------
-    def _scaled(self) -> bool:
-        return self.scaling == "rms" and self.ms_count > 0
-
     def scale(self) -> np.ndarray:
         """Per-unit divisor of the features, shape (n_in,), float64 (ones without scaling)."""
-        return (np.sqrt(self.ms) + 1e-12) if self._scaled() else np.ones_like(self.ms)
+        return self.features_map.scale()
 
     def features(self, R: np.ndarray) -> np.ndarray:
         """Readout input ``sign(r) |r|^n / RMS`` of rates ``R`` (batch, n_in), dtype of ``R``."""
-        n = self.power
-        F = R if n == 1.0 else np.sign(R) * np.abs(R) ** n
-        if self._scaled():
-            F = F / (np.sqrt(self.ms) + 1e-12).astype(F.dtype)
-        return F
+        return self.features_map(R)
 
     def update_scaling(self, R: np.ndarray) -> None:
-        """Fold the batch ``R`` into the running mean square (exact mean over the first 100
-        batches, then an exponential average with rate 0.01)."""
-        if self.scaling != "rms":
-            return
-        n = self.power
-        F = R if n == 1.0 else np.abs(R) ** n
-        rate = max(1.0 / (self.ms_count + 1), 0.01)
-        self.ms += rate * (np.mean(np.square(F, dtype=np.float64), axis=0) - self.ms)
-        self.ms_count += 1
+        """Fold the batch ``R`` into the running mean square (`FeatureMap.observe`)."""
+        self.features_map.observe(R)
 
     # ----- forward, learning, gradient --------------------------------------------------
     def proba(self, R: np.ndarray) -> np.ndarray:
@@ -108,26 +89,22 @@ class SoftmaxReadout:
         float64, with the per-unit scaling held fixed:
         ``dL/dr = ((P - onehot(y)) / batch) W * n |r|^(n-1) / RMS``."""
         R = np.asarray(R, dtype=np.float64)
-        n = self.power
-        scale = (np.sqrt(self.ms) + 1e-12) if self._scaled() else 1.0
-        F = np.sign(R) * np.abs(R) ** n / scale
-        P = neurons.Softmax().rate(F @ self.W.T.astype(np.float64) + self.b)
+        P = neurons.Softmax().rate(self.features_map(R) @ self.W.T.astype(np.float64) + self.b)
         P[np.arange(len(y)), y] -= 1
         g_F = (P / len(y)) @ self.W.astype(np.float64)
-        return g_F * n * np.abs(R) ** (n - 1) / scale
+        return self.features_map.input_gradient(R, g_F)
 
     # ----- persistence ------------------------------------------------------------------
     def state(self) -> dict:
         """Arrays of the readout: ``readout`` (flat W and b), ``ms``, ``ms_count``, ``opt_*``."""
-        state = {"readout": self.params, "ms": self.ms, "ms_count": np.array(self.ms_count)}
+        state = {"readout": self.params, **self.features_map.state()}
         state.update({"opt_" + k: v for k, v in self.optimizer.state().items()})
         return state
 
     def set_state(self, arrays: dict) -> None:
         """Restore what :meth:`state` returned."""
         self.params[...] = arrays["readout"]
-        self.ms[...] = arrays["ms"]
-        self.ms_count = int(arrays["ms_count"])
+        self.features_map.set_state(arrays)
         sub = {k[4:]: v for k, v in arrays.items() if k.startswith("opt_")}
         if sub:
             self.optimizer.set_state(sub)
