@@ -28,6 +28,7 @@ SECTIONS = (
     ("representations", "Representations", False),
     ("dynamics", "Dynamics", True),
     ("alignment", "Alignment", True),
+    ("factorial", "Factorial: dynamics x learning", True),
     ("summary", "Summary", False),
 )
 

@@ -75,7 +75,7 @@ def test_shipped_studies_validate_and_are_installed():
     assert default.model_for("mlp", "mnist1d") == (
         {**default.model_for("mlp", "digits")[0], **presets_mod.get("mlp_mnist1d")["params"]}, 150)
     assert quick.seeds == 2 and set(quick.tasks) == {"moons", "digits"}
-    for name in ("default", "quick"):  # one copy: the top-level entries link to the packaged files
+    for name in ("default", "quick", "factorial"):  # one copy: the top-level entries link to the packaged files
         top = ROOT / "studies" / f"{name}.toml"
         assert top.is_symlink() and top.read_text() == study_mod.builtin(name).read_text()
     pyproject = (ROOT / "pyproject.toml").read_text()
