@@ -138,3 +138,36 @@ def test_describe_all_is_true_for_every_variant():
 def test_parts():
     assert parts("hebbian", {"rule": "competitive", "hidden": [50, 50], "w_inh": 0.0}) == {
         "model": "Hebbian (competitive)", "stages": 2, "unit": "stage", "dynamics": "steady"}
+
+
+def _run(task, model, model_name, params):
+    return {"config": {"task": task, "model": model, "model_name": model_name, "params": params}}
+
+
+def test_analyses_name_each_study_key_by_its_runs():
+    from analyses.common import ModelLabels
+    runs = [_run(t, "hebbian", "hebbian", {"rule": "competitive", "w_inh": w})
+            for t, w in (("digits", 0.3), ("moons", 0.0), ("xor", 0.0))]
+    runs += [_run(t, k, "backprop", {"hidden": [64]}) for t in ("digits", "moons") for k in ("mlp", "mlp2")]
+    names = ModelLabels(runs, ["xor", "moons", "digits"])
+    assert names("hebbian", "digits") == "Hebbian (competitive), inhibition 0.3"
+    assert names("hebbian") == "Hebbian (competitive), steady or inhibition 0.3"  # true on every task
+    assert names("hebbian", named=True, width=None) == (
+        "Hebbian (competitive), steady (xor, moons) or inhibition 0.3 (digits)")
+    assert names("hebbian", named=True) == names("hebbian")  # longer than a legend line: no names
+    assert names("hebbian", ["xor", "moons"]) == "Hebbian (competitive), steady"
+    assert names.per_task("hebbian") == [("Hebbian (competitive), steady", ["xor", "moons"]),
+                                         ("Hebbian (competitive), inhibition 0.3", ["digits"])]
+    # two keys that are the same model keep apart in a legend; keys without runs fall back
+    assert names.mapping(["mlp", "mlp2", "input"], "digits") == {
+        "mlp": "Backprop MLP, steady [mlp]", "mlp2": "Backprop MLP, steady [mlp2]", "input": "Input"}
+    assert names.model_part("hebbian") == "Hebbian (competitive)"
+
+
+def test_describe_all_orders_dynamics_and_names_variants():
+    heb = [("hebbian", {"rule": "competitive", "w_inh": w}) for w in (0.3, 0.0)]
+    assert describe_all(heb) == "Hebbian (competitive), steady or inhibition 0.3"
+    assert describe_all(heb, ["digits", "moons"]) == "Hebbian (competitive), steady (moons) or inhibition 0.3 (digits)"
+    assert describe_all(heb, ["digits", "moons"], width=40) == "Hebbian (competitive), steady or inhibition 0.3"
+    two = heb + [("hebbian", {"rule": "oja", "w_inh": 0.0})]  # two parts vary: no names
+    assert describe_all(two, ["a", "b", "c"]) == "Hebbian (competitive) or Hebbian (Oja), steady or inhibition 0.3"
