@@ -241,14 +241,20 @@ def describe(model_name: str, params: dict) -> str:
     return _join(p["model"], _stages_text([p["stages"]], p["unit"]), p["dynamics"])
 
 
-def _variants(values, what: str) -> str:
-    distinct = list(dict.fromkeys(v for v in values if v))
-    if len(distinct) <= MAX_VARIANTS:
-        return " or ".join(distinct)
-    return f"{what} per task"
+def _variants(values, what: str, where=None) -> str:
+    """The distinct values joined by 'or' (with the places each holds on, when given)."""
+    groups = {}
+    for k, v in enumerate(values):
+        if v:
+            groups.setdefault(v, []).append(None if where is None else where[k])
+    if len(groups) > MAX_VARIANTS:
+        return f"{what} per task"
+    if where is None:
+        return " or ".join(groups)
+    return " or ".join(f"{v} ({', '.join(map(str, dict.fromkeys(ws)))})" for v, ws in groups.items())
 
 
-def describe_all(models) -> str:
+def describe_all(models, where=None, width: int | None = None) -> str:
     """One label that is true for every one of several parameter sets (e.g. a study's model key
     over all its tasks): the parts they share, and the variants of the parts they do not.
 
@@ -256,22 +262,42 @@ def describe_all(models) -> str:
     ----------
     models : iterable of (str, dict)
         ``(model_name, params)`` pairs.
+    where : sequence of str, optional
+        A name for each pair (e.g. its task). When exactly one part varies, each variant is
+        followed by the names it holds for: 'steady (moons) or inhibition 0.3 (digits)'.
+    width : int, optional
+        Longest label with names; a longer one is given without them.
 
     Returns
     -------
     str
         :func:`describe`'s label when all agree; otherwise each differing part lists its
-        variants joined by 'or' (up to `MAX_VARIANTS`, else '<part> per task'), e.g.
+        variants joined by 'or' (up to `MAX_VARIANTS`, else '<part> per task'; dynamics from
+        steady to time-stepped, the others in the order given), e.g.
         'Hebbian (competitive), steady or inhibition 0.3' or
         'Backprop MLP, 1 or 2 hidden layers, steady'. '' for no models.
     """
+    models = list(models)
     ps = [parts(name, params) for name, params in models]
     if not ps:
         return ""
-    labels = {_join(p["model"], _stages_text([p["stages"]], p["unit"]), p["dynamics"]) for p in ps}
-    if len(labels) == 1:
-        return labels.pop()
-    model = _variants([p["model"] for p in ps], "model")
+    texts = [_join(p["model"], _stages_text([p["stages"]], p["unit"]), p["dynamics"]) for p in ps]
+    if len(set(texts)) == 1:
+        return texts[0]
+    # dynamics variants from steady to time-stepped (stable: ties keep the order given)
+    order = sorted(range(len(ps)), key=lambda k: DYNAMICS.index(axes(*models[k])["dynamics"]))
+    ps, names = [ps[k] for k in order], None if where is None else [list(where)[k] for k in order]
     units = {p["unit"] for p in ps}
-    stages = _stages_text([p["stages"] for p in ps], units.pop() if len(units) == 1 else "stage")
-    return _join(model, stages, _variants([p["dynamics"] for p in ps], "dynamics"))
+    unit = units.pop() if len(units) == 1 else "stage"
+    stage_texts = [_stages_text([p["stages"]], p["unit"]) or f"1 {p['unit']}" for p in ps]
+    fields = {"model": [p["model"] for p in ps], "stages": stage_texts, "dynamics": [p["dynamics"] for p in ps]}
+    varying = [k for k, v in fields.items() if len(set(v)) > 1]
+    plain = {"model": _variants(fields["model"], "model"),
+             "stages": _stages_text([p["stages"] for p in ps], unit),
+             "dynamics": _variants(fields["dynamics"], "dynamics")}
+    if names is not None and len(varying) == 1:
+        named = dict(plain, **{varying[0]: _variants(fields[varying[0]], varying[0], names)})
+        label = _join(named["model"], named["stages"], named["dynamics"])
+        if width is None or len(label) <= width:
+            return label
+    return _join(plain["model"], plain["stages"], plain["dynamics"])
