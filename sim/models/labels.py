@@ -5,8 +5,9 @@ may mean different networks on different tasks (the default study's 'hebbian' se
 lateral inhibition 0.3 on digits and has none on the toys). Figures and tables therefore name a
 model by what its parameters make it: :func:`describe` gives the label, :func:`axes` its place
 on the two factorial axes (dynamics x learning), :func:`describe_all` one label that is true for
-several parameter sets (a study key over all its tasks), and :func:`settings` the resolved
-settings behind them (defaults filled in, rule declarations applied).
+several parameter sets (a study key over all its tasks, optionally naming the tasks of each
+variant), :func:`parts` the pieces of a label and :func:`settings` the resolved settings behind
+them (defaults filled in, rule declarations applied).
 
 The rules:
 
@@ -162,6 +163,13 @@ def _inhibition(w) -> str:
 
 def parts(model_name: str, params: dict) -> dict:
     """The pieces of :func:`describe`'s label.
+
+    Parameters
+    ----------
+    model_name : str
+        Registry name ('backprop', 'hebbian', 'readout').
+    params : dict
+        Constructor parameters (missing keys take the defaults).
 
     Returns
     -------
