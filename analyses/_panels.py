@@ -106,16 +106,20 @@ def ci_title(counts) -> str:
     return "mean ± 95% CI over seeds (n per model)"
 
 
-def model_legend(fig, models, counts=None, extra=(), ncols=None, title=None):
+def model_legend(fig, models, counts=None, extra=(), ncols=None, title=None, labels=None):
     """One legend for the whole figure, below the panels: a line per model (its colour and
-    label, with its seed count when the counts differ) plus ``extra`` ``(handle, text)`` pairs."""
+    label, with its seed count when the counts differ) plus ``extra`` ``(handle, text)`` pairs.
+
+    ``labels`` maps a model key to its text (`analyses.common.ModelLabels.mapping` over the
+    figure's tasks); keys it lacks fall back to `analyses.style.label`."""
     from matplotlib.lines import Line2D
     counts = counts or {}
+    labels = labels or {}
     differ = len(set(counts.values())) > 1
     handles, texts = [], []
     for m in model_order(models):
         handles.append(Line2D([], [], color=style.color(m), linewidth=2.5))
-        texts.append(style.label(m) + (f" (n = {counts[m]})" if differ and m in counts else ""))
+        texts.append(labels.get(m, style.label(m)) + (f" (n = {counts[m]})" if differ and m in counts else ""))
     for handle, text in extra:
         handles.append(handle)
         texts.append(text)

@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import style
-from ._panels import panel_grid, stack_mean_ci, task_order
-from .common import finished_runs, group, main, model_order
+from ._panels import ci_title, model_legend, panel_grid, stack_mean_ci, task_order
+from .common import ModelLabels, finished_runs, group, main, model_order
 
 __all__ = ["data", "build", "REQUIRES"]
 REQUIRES = "Hebbian or feedback-alignment runs that recorded per-epoch alignment (studies of this version)"
@@ -44,6 +44,7 @@ def build(results_dir, out_dir="figures", formats=("png", "pdf")) -> list[dict]:
     if not d:
         return []
     tasks = task_order(results_dir, d)
+    counts = {}
     fig, axes = panel_grid(len(tasks))
     # symmetric limits that show the data: cosines here are often small
     reach = max(np.nanmax(np.abs(c["mean"]) + np.nan_to_num(c["ci"])) for t in d.values() for c in t.values())
@@ -52,13 +53,14 @@ def build(results_dir, out_dir="figures", formats=("png", "pdf")) -> list[dict]:
         for model in model_order(d[task]):
             c = d[task][model]
             ok = np.isfinite(c["mean"])
-            ax.plot(c["epoch"][ok], c["mean"][ok], color=style.color(model),
-                    label=f"{style.label(model)} (n = {c['n']})")
+            counts[model] = c["n"]
+            ax.plot(c["epoch"][ok], c["mean"][ok], color=style.color(model))
             lo, hi = c["mean"] - np.nan_to_num(c["ci"]), c["mean"] + np.nan_to_num(c["ci"])
             ax.fill_between(c["epoch"][ok], lo[ok], hi[ok], color=style.color(model), alpha=0.2, lw=0)
         ax.axhline(0, color="black", lw=0.8)
         ax.set(xlabel="epoch", ylabel="cosine(update, -gradient)", title=task, ylim=(-lim, lim))
-    axes[0].legend(loc="lower left", title="mean ± 95% CI over seeds")
+    model_legend(fig, counts, counts, ncols=2, title=ci_title(counts.values()),
+                 labels=ModelLabels.of(results_dir).mapping(counts, tasks))
     fig.suptitle("Alignment of the local update with the task gradient (same batch, same weights)")
     paths = style.save(fig, out_dir, "alignment", formats)
     return [{"name": "alignment", "paths": paths, "title": "Learning-rule alignment",

@@ -10,7 +10,7 @@ import numpy as np
 
 from . import style
 from ._panels import task_order
-from .common import finished_runs, group, main, model_order, open_store
+from .common import ModelLabels, finished_runs, group, main, model_order, open_store
 
 __all__ = ["data", "build", "CLASS_COLORS", "REQUIRES"]
 
@@ -31,10 +31,12 @@ def data(results_dir) -> dict:
         at ``(grid_x[j], grid_y[i])``), ``X_train``, ``y_train`` (the run's training split,
         reloaded), ``n_classes``, ``train_accuracy`` and ``test_accuracy`` (stored), and
         ``grid_train_agreement``: the fraction of training points whose nearest grid cell
-        predicts their label (close to the train accuracy when the grid is fine).
+        predicts their label (close to the train accuracy when the grid is fine);
+        ``model_labels``: what each model is, from its runs' parameters (`analyses.common.ModelLabels`).
     """
     st = open_store(results_dir)
-    groups = group(finished_runs(results_dir, "standard"), "task", "model")
+    runs = finished_runs(results_dir, "standard")
+    groups = group(runs, "task", "model")
     panels = {}
     for (task, model), rs in groups.items():
         r = min(rs, key=lambda r: r["config"]["seed"])
@@ -53,7 +55,13 @@ def data(results_dir) -> dict:
             "test_accuracy": r["evaluation"]["test_accuracy"],
             "grid_train_agreement": float(np.mean(pred[i, j] == y))}
     tasks = task_order(results_dir, panels)
-    return {"tasks": tasks, "panels": {t: {m: panels[t][m] for m in model_order(panels[t])} for t in tasks}}
+    return {"tasks": tasks, "panels": {t: {m: panels[t][m] for m in model_order(panels[t])} for t in tasks},
+            "model_labels": ModelLabels.of(results_dir, runs)}
+
+
+def _wrap(label: str) -> str:
+    """A model label on two lines (after its model part) for a narrow panel title."""
+    return label.replace(", ", "\n", 1)
 
 
 def build(results_dir, out_dir="figures", formats=("png", "pdf")) -> list[dict]:
@@ -78,6 +86,7 @@ def build(results_dir, out_dir="figures", formats=("png", "pdf")) -> list[dict]:
     colors = [CLASS_COLORS[c % len(CLASS_COLORS)] for c in range(n_classes)]
     cmap = ListedColormap(colors)
     for row, task in zip(axes, d["tasks"]):
+        names = d["model_labels"].mapping(models, task, named=False)
         for ax, model in zip(row, models):
             p = d["panels"][task].get(model)
             ax.grid(False)
@@ -96,7 +105,7 @@ def build(results_dir, out_dir="figures", formats=("png", "pdf")) -> list[dict]:
                 keep = np.linspace(0, len(y) - 1, MAX_POINTS).astype(int)
                 X, y = X[keep], y[keep]
             ax.scatter(X[:, 0], X[:, 1], c=[colors[c] for c in y], s=9, edgecolors="k", linewidths=0.3)
-            ax.set_title(f"{style.label(model)}\ntest {100 * p['test_accuracy']:.1f}%", fontsize=10,
+            ax.set_title(f"{_wrap(names[model])}\ntest {100 * p['test_accuracy']:.1f}%", fontsize=9.5,
                          color=style.color(model))
             ax.set_xlabel("x₁")
             if ax is row[0]:

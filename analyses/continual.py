@@ -11,8 +11,7 @@ import numpy as np
 
 from . import style
 from ._panels import PCT, band, ci_title, grouped_bars, model_legend, panel_grid, pct, stack_mean_ci, task_order
-from .common import finished_runs, group, main, model_order
-from .representations import short
+from .common import ModelLabels, finished_runs, group, main, model_order
 from .stats import mean_ci
 
 __all__ = ["data", "build", "REQUIRES"]
@@ -35,9 +34,11 @@ def data(results_dir) -> dict:
         the first half at the last phase-1 epoch, from the curves), ``stored_phase1`` (the run's
         ``evaluation.phase1.acc_first``), ``final_first`` and ``final_second`` (after phase 2),
         ``forgetting`` (``end_phase1 - final_first``, fractions) with ``forgetting_mean``,
-        ``forgetting_ci``.
+        ``forgetting_ci``; ``model_labels``: what each model is, from its runs' parameters
+        (`analyses.common.ModelLabels`).
     """
-    groups = group(finished_runs(results_dir, "sequential"), "task", "model")
+    runs = finished_runs(results_dir, "sequential")
+    groups = group(runs, "task", "model")
     tasks = task_order(results_dir, [t for t, _ in groups])
     curves = {}
     for task in tasks:
@@ -73,7 +74,7 @@ def data(results_dir) -> dict:
             entry["forgetting"] = forgetting
             entry["forgetting_mean"], entry["forgetting_ci"] = mean_ci(forgetting)
             curves[task][model] = entry
-    return {"tasks": tasks, "curves": curves}
+    return {"tasks": tasks, "curves": curves, "model_labels": ModelLabels.of(results_dir, runs)}
 
 
 def _halves(entry) -> tuple[str, str]:
@@ -83,6 +84,14 @@ def _halves(entry) -> tuple[str, str]:
             return f"{c[0]}-{c[-1]}"
         return ",".join(map(str, c))
     return text(entry["first"]), text(entry["second"])
+
+
+def _epochs_text(d, task) -> str:
+    """Epochs per phase ('30+30'), once if every model has the same, else per model, one a line."""
+    split = {m: f"{c['switch']}+{c['epoch'].size - c['switch']}" for m, c in d["curves"][task].items()}
+    if len(set(split.values())) == 1:
+        return f"(epochs: {next(iter(split.values()))}, every model)"
+    return "\n".join(f"{d['model_labels'].model_part(m, task)}: {s} epochs" for m, s in split.items())
 
 
 def _curves_figure(d, out_dir, formats):
@@ -100,21 +109,20 @@ def _curves_figure(d, out_dir, formats):
         ax.axvline(1, color="k", linewidth=1, linestyle=":")
         ax.text(0.5, 103, f"phase 1: classes {first}", ha="center", fontsize=8.5)
         ax.text(1.5, 103, f"phase 2: classes {second}", ha="center", fontsize=8.5)
-        epochs = ", ".join(f"{short(m)} {c['switch']}+{c['epoch'].size - c['switch']}"
-                           for m, c in d["curves"][task].items())
+        epochs = _epochs_text(d, task)
         ax.set_xlim(0, 2)
         ax.set_xticks([0, 0.5, 1, 1.5, 2], ["0", "½", "1 | 0", "½", "1"])
         ax.set_ylim(-3, 112)
         ax.set_yticks(range(0, 101, 20))
         ax.set_title(task, pad=4)
-        ax.set_xlabel(f"fraction of each phase done\n(epochs: {epochs})", fontsize=9)
+        ax.set_xlabel(f"fraction of each phase done\n{epochs}", fontsize=9)
         ax.set_ylabel("test accuracy (%)")
     c = next(iter(d["curves"][d["tasks"][0]].values()))
     first, second = _halves(c)
     extra = [(Line2D([], [], color="k"), f"on the first half (classes {first})"),
              (Line2D([], [], color="k", linestyle="--"), f"on the second half (classes {second})"),
              (Line2D([], [], color="0.35", linestyle=(0, (1, 3))), "chance within one half")]
-    model_legend(fig, counts, counts, extra=extra, ncols=2)
+    model_legend(fig, counts, counts, extra=extra, ncols=2, labels=d["model_labels"].mapping(counts, d["tasks"]))
     fig.suptitle("Sequential learning: first half, then second half")
     return style.save(fig, out_dir, "continual", formats)
 
@@ -147,7 +155,8 @@ def _forgetting_figure(d, out_dir, formats):
              (Patch(color="0.5", alpha=0.95), "after phase 2 (number: the drop, points)"),
              (Line2D([], [], color="0.35", linestyle=(0, (1, 3))), "chance on the first half")]
     model_legend(fig, models, counts, extra=extra, ncols=2,
-                 title=ci_title(counts.values()).replace("± 95% CI ", ""))
+                 title=ci_title(counts.values()).replace("± 95% CI ", ""),
+                 labels=d["model_labels"].mapping(models, tasks))
     return style.save(fig, out_dir, "forgetting", formats)
 
 

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.models import labels
 from sim.substrate import dynamics, kwta
 
 from . import style
-from .common import finished_runs, group, main, open_store
+from .common import ModelLabels, finished_runs, group, main, open_store
 
 __all__ = ["data", "build"]
 
@@ -37,14 +38,21 @@ def _currents(params, W, X):
     return X @ W.T
 
 
+def _inhibition(run) -> float:
+    """The run's uniform inhibition of its first stage (its rule's default when unset)."""
+    w = labels.settings(run["config"]["model_name"], run["config"]["params"])["w_inh"]
+    return float(w[0]) if w else 0.0
+
+
 def _pick(runs, task):
     by = group([r for r in runs if r["config"]["task"] == task], "model")
-    hebb = [r for r in by.get(("hebbian",), []) if r["config"]["params"].get("w_inh", 0) > 0]
+    hebb = [r for r in by.get(("hebbian",), []) if _inhibition(r) > 0]
     return (sorted(hebb, key=lambda r: r["config"]["seed"]) or [None])[0], by
 
 
 def data(results_dir, task: str | None = None) -> dict:
-    """Traces, sparsity and settle time vs inhibition, accuracy vs read-out time."""
+    """Traces, sparsity and settle time vs inhibition, accuracy vs read-out time, and ``names``:
+    the text of each curve's model on the task (from its runs' parameters)."""
     st = open_store(results_dir)
     runs = finished_runs(results_dir)
     tasks = [t for t in ("digits", "mnist1d", "bars") if any(r["config"]["task"] == t for r in runs)]
@@ -61,9 +69,15 @@ def data(results_dir, task: str | None = None) -> dict:
     X = t.X_test[arrays["probe_index"]].astype(np.float64)
     y = t.y_test[arrays["probe_index"]]
     W = arrays["W1"].astype(np.float64)
-    tau, w = float(params["tau"]), float(params["w_inh"])
+    tau, w = labels.settings(cfg["model_name"], params)["tau"], _inhibition(run)
     J = _currents(params, W, X)
     out = {"task": name, "run_id": run["run_id"], "tau": tau, "w_inh": w, "seed": cfg["seed"]}
+    names = ModelLabels.of(results_dir, [r for rs in by.values() for r in rs])
+    out["names"] = {"hebbian": names("hebbian", name), "hebbian_weights": names.model_part("hebbian", name),
+                    "random_weights": names.model_part("random", name), "mlp": names("mlp", name),
+                    "mlp_dynamics": (labels.axes(by[("mlp",)][0]["config"]["model_name"],
+                                                 by[("mlp",)][0]["config"]["params"])["dynamics"]
+                                     if by.get(("mlp",)) else None)}
     # one input settling from rest, dt = tau / 20
     res = dynamics.integrate(J[:1], neuron="relu", tau=tau, dt=tau / 20, steps=int(20 * 10 / (1 - w)),
                              w_inh=w, record=True)
@@ -126,28 +140,29 @@ def build(results_dir, out_dir="figures", formats=("png", "pdf")) -> list[dict]:
            title=f"Settling on one {d['task']} input (w = {d['w_inh']:g})")
     ax.legend(loc="upper right")
     ax = axes[1]
+    names = d["names"]
     for label, frac in d["active"].items():
-        ax.plot(d["w_grid"], 100 * frac, marker="o", color=style.color(label), label=style.label(label))
+        ax.plot(d["w_grid"], 100 * frac, marker="o", color=style.color(label), label=names[f"{label}_weights"])
     ax.set(xlabel="inhibition strength w", ylabel="active units (%)", title="Sparsity of the settled code",
            yscale="log")
     ax.legend()
     ax = axes[2]
     for label, times in d["settle_time"].items():
-        ax.plot(d["w_grid"], times, marker="o", color=style.color(label), label=style.label(label))
+        ax.plot(d["w_grid"], times, marker="o", color=style.color(label), label=names[f"{label}_weights"])
     ax.plot(d["w_grid"], d["theory_time"], color="black", ls=":", label="t(w = 0) / (1 - w): slowest mode")
     ax.set(xlabel="inhibition strength w", ylabel="time to settle (t / tau)", title="Settling slows as w -> 1")
     ax.legend()
     if panels == 4:
         ax = axes[3]
         ax.plot(d["t_grid"], 100 * d["accuracy_vs_time"], marker="o", color=style.color("hebbian"),
-                label=style.label("hebbian"))
-        ax.axhline(100 * d["accuracy_settled"], color=style.color("hebbian"), ls=":", label="Hebbian, settled")
+                label=f"{names['hebbian']}:\nread out at t")
+        ax.axhline(100 * d["accuracy_settled"], color=style.color("hebbian"), ls=":", label="the same, settled")
         if d.get("mlp_accuracy") is not None:
-            ax.axhline(100 * d["mlp_accuracy"], color=style.color("mlp"), ls="--",
-                       label="Backprop MLP (steady state, tau -> 0)")
+            limit = " (tau -> 0)" if names["mlp_dynamics"] != "leaky" else " (settled)"
+            ax.axhline(100 * d["mlp_accuracy"], color=style.color("mlp"), ls="--", label=names["mlp"] + limit)
         ax.set(xlabel="read-out time after onset (t / tau)", ylabel="test accuracy (%)", xscale="log",
                title="Accuracy of an early read-out")
-        ax.legend(loc="lower right")
+        ax.legend(loc="best", fontsize=7.5)
     fig.suptitle(f"Leaky-integrator dynamics ({d['task']}, seed {d['seed']}, one stored run)")
     paths = style.save(fig, out_dir, "dynamics", formats)
     return [{"name": "dynamics", "paths": paths, "title": "Dynamics of the leaky hidden population",

@@ -23,7 +23,7 @@ from ._panels import (
     stack_mean_ci,
     task_order,
 )
-from .common import finished_runs, group, main, model_order, open_store
+from .common import ModelLabels, finished_runs, group, main, model_order, open_store
 from .stats import mean_ci
 
 __all__ = ["data", "build", "auc", "subsets", "REQUIRES"]
@@ -66,7 +66,8 @@ def data(results_dir) -> dict:
         per-seed test accuracies of the whole training set);
         ``robustness[what][task][model]`` (``what`` in noise, occlusion): ``seeds``, ``levels``, ``values``
         (seeds x levels), ``mean``, ``ci``, ``auc`` (per seed), ``auc_mean``, ``auc_ci``;
-        occlusion is left out for 2-D tasks (blanking part of two coordinates is not occlusion).
+        occlusion is left out for 2-D tasks (blanking part of two coordinates is not occlusion);
+        ``model_labels``: what each model is, from its runs' parameters (`analyses.common.ModelLabels`).
     """
     runs = finished_runs(results_dir, "standard")
     standard = group(runs, "task", "model")
@@ -120,7 +121,8 @@ def data(results_dir) -> dict:
             efficiency[task][model] = entry
     efficiency = {t: v for t, v in efficiency.items() if v}
     robust = {w: v for w, v in robust.items() if v}
-    return {"tasks": tasks, "gap": gap, "efficiency": efficiency, "robustness": robust}
+    return {"tasks": tasks, "gap": gap, "efficiency": efficiency, "robustness": robust,
+            "model_labels": ModelLabels.of(results_dir, runs + finished_runs(results_dir, "subsample"))}
 
 
 def _n_classes(results_dir, run) -> int:
@@ -179,7 +181,8 @@ def _gap_figure(d, out_dir, formats):
     from matplotlib.lines import Line2D
     dot = Line2D([], [], marker="o", color="w", markerfacecolor="k", markersize=4)
     model_legend(fig, models, counts, extra=[(dot, "one seed")], ncols=2,
-                 title=ci_title(counts.values()).replace("mean", "bar: mean"))
+                 title=ci_title(counts.values()).replace("mean", "bar: mean"),
+                 labels=d["model_labels"].mapping(models, tasks))
     return style.save(fig, out_dir, "generalization_gap", formats)
 
 
@@ -210,7 +213,8 @@ def _efficiency_figure(d, out_dir, formats):
         ax.set_ylabel("test accuracy (%)")
     from matplotlib.lines import Line2D
     full = Line2D([], [], marker="s", markerfacecolor="w", color="k", linestyle="none")
-    model_legend(fig, counts, counts, extra=[(full, "whole training set (mean per class)")], ncols=2)
+    model_legend(fig, counts, counts, extra=[(full, "whole training set (mean per class)")], ncols=2,
+                 labels=d["model_labels"].mapping(counts, list(eff)))
     fig.suptitle("Sample efficiency")
     return style.save(fig, out_dir, "sample_efficiency", formats)
 
@@ -236,7 +240,7 @@ def _robustness_figure(d, what, out_dir, formats):
         ax.set_title(task)
         ax.set_xlabel(xlabel)
         ax.set_ylabel("test accuracy (%)")
-    model_legend(fig, counts, counts, ncols=3)
+    model_legend(fig, counts, counts, ncols=3, labels=d["model_labels"].mapping(counts, list(rob)))
     fig.suptitle(title + " (trained on clean data)")
     return style.save(fig, out_dir, f"robustness_{what}", formats)
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from . import style
 from ._panels import PCT, band, ci_title, model_legend, panel_grid, pct, stack_mean_ci, task_order
-from .common import finished_runs, group, main, model_order
+from .common import ModelLabels, finished_runs, group, main, model_order
 
 __all__ = ["data", "build", "time_to_fraction", "REQUIRES"]
 
@@ -61,7 +61,8 @@ def data(results_dir) -> dict:
         ``values`` (n, T), ``mean`` and ``ci`` (T,), and ``hidden_epochs`` (epochs of an
         unsupervised hidden-layer phase before the readout trains, 0 if none);
         ``time_to_90[task][model]`` with per-seed lists ``epoch``, ``samples``, ``seconds``,
-        ``final``.
+        ``final``; ``model_labels``: what each model is, from its runs' parameters
+        (`analyses.common.ModelLabels`).
     """
     runs = finished_runs(results_dir, "standard")
     groups = group(runs, "task", "model")
@@ -84,7 +85,7 @@ def data(results_dir) -> dict:
             curves[task][model] = entry
             times = [time_to_fraction(rr) for rr in recs]
             t90[task][model] = {k: [t[k] for t in times] for k in ("epoch", "samples", "seconds", "final")}
-    return {"tasks": tasks, "curves": curves, "time_to_90": t90}
+    return {"tasks": tasks, "curves": curves, "time_to_90": t90, "model_labels": ModelLabels.of(results_dir, runs)}
 
 
 def _phase_marks(ax, curves, xkey):
@@ -140,7 +141,8 @@ def _figure(d, xkey, xlabel, metric, ylabel, name, title, out_dir, formats, logx
         extra.append((Line2D([], [], color="k", linestyle=":"), "end of unsupervised hidden phase"))
     legend_title = (ci_title(counts.values()).replace("mean ± 95% CI", "geometric mean ± 95% CI (of the log)")
                     if logy else None)
-    model_legend(fig, counts, counts, extra=extra, ncols=3, title=legend_title)
+    model_legend(fig, counts, counts, extra=extra, ncols=3, title=legend_title,
+                 labels=d["model_labels"].mapping(counts, d["tasks"]))
     fig.suptitle(title)
     return style.save(fig, out_dir, name, formats)
 
@@ -163,7 +165,8 @@ def _time_figure(d, out_dir, formats):
         ax.set_ylabel("test accuracy (%)")
     from matplotlib.lines import Line2D
     dot = Line2D([], [], marker="o", color="w", markerfacecolor="0.6", markeredgecolor="k", markersize=6)
-    model_legend(fig, counts, counts, extra=[(dot, "90% of final accuracy reached (mean)")], ncols=2)
+    model_legend(fig, counts, counts, extra=[(dot, "90% of final accuracy reached (mean)")], ncols=2,
+                 labels=d["model_labels"].mapping(counts, d["tasks"]))
     fig.suptitle("Test accuracy against training time")
     return style.save(fig, out_dir, "learning_time", formats)
 
@@ -212,8 +215,9 @@ def build(results_dir, out_dir="figures", formats=("png", "pdf")) -> list[dict]:
                  "caption": "Test accuracy against cumulative training wall-clock seconds (log axis; "
                             "evaluation time excluded), mean and 95% band over seeds; the dot marks "
                             "the mean time at which runs first reach 90% of their final accuracy. "
-                            "Look for the cost of biology: how much longer the leaky-integrator "
-                            "network needs for the same accuracy."})
+                            "Look for the cost of biology: how much longer the local learning rule "
+                            "(and, where the legend names inhibition, the settling of its hidden "
+                            "population) needs for the same accuracy."})
     return figs
 
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from . import style
 from ._panels import task_order
-from .common import finished_runs, group, main, model_order, open_store
+from .common import ModelLabels, finished_runs, group, main, model_order, open_store
 
 __all__ = ["data", "build", "rank_units", "TOP", "REQUIRES"]
 
@@ -52,10 +52,12 @@ def data(results_dir) -> dict:
         ``tasks``; ``fields[task][model]`` with ``seed``, ``W1`` (hidden x input; the column of
         a constant bias input, if the model has one, is dropped),
         ``image_shape`` (``(h, w)`` or ``(d,)``), ``order`` and ``wins`` (see `rank_units`),
-        ``n_probe``, and ``top`` (the first `TOP` units of ``order``).
+        ``n_probe``, and ``top`` (the first `TOP` units of ``order``); ``model_labels``: what
+        each model is, from its runs' parameters (`analyses.common.ModelLabels`).
     """
     st = open_store(results_dir)
-    groups = group(finished_runs(results_dir, "standard"), "task", "model")
+    runs = finished_runs(results_dir, "standard")
+    groups = group(runs, "task", "model")
     fields = {}
     for (task, model), rs in groups.items():
         r = min(rs, key=lambda r: r["config"]["seed"])
@@ -73,10 +75,11 @@ def data(results_dir) -> dict:
             "seed": r["config"]["seed"], "W1": W1, "image_shape": tuple(shape), "order": order,
             "wins": wins, "n_probe": int(arrays["probe_hidden"].shape[0]), "top": order[:TOP]}
     tasks = task_order(results_dir, fields)
-    return {"tasks": tasks, "fields": {t: {m: fields[t][m] for m in model_order(fields[t])} for t in tasks}}
+    return {"tasks": tasks, "fields": {t: {m: fields[t][m] for m in model_order(fields[t])} for t in tasks},
+            "model_labels": ModelLabels.of(results_dir, runs)}
 
 
-def _draw_block(subfig, model, f):
+def _draw_block(subfig, model, f, label):
     units = f["top"]
     ncols = math.ceil(math.sqrt(len(units)))
     nrows = math.ceil(len(units) / ncols)
@@ -103,7 +106,7 @@ def _draw_block(subfig, model, f):
     for ax in axes.ravel()[len(units):]:
         ax.set_visible(False)
     n_units = f["W1"].shape[0]
-    subfig.suptitle(f"{style.label(model)}\n(top {len(units)} of {n_units} units)", fontsize=10,
+    subfig.suptitle(f"{label.replace(', ', chr(10), 1)}\n(top {len(units)} of {n_units} units)", fontsize=9.5,
                     color=style.color(model))
 
 
@@ -122,8 +125,9 @@ def build(results_dir, out_dir="figures", formats=("png", "pdf")) -> list[dict]:
         style.apply()
         fig = style.plt.figure(figsize=(2.7 * len(fields), 3.5))
         subfigs = fig.subfigures(1, len(fields), squeeze=False, wspace=0.04).ravel()
+        names = d["model_labels"].mapping(fields, task, named=False)
         for subfig, (model, f) in zip(subfigs, fields.items()):
-            _draw_block(subfig, model, f)
+            _draw_block(subfig, model, f, names[model])
         image = len(next(iter(fields.values()))["image_shape"]) == 2
         seeds = sorted({f["seed"] for f in fields.values()})
         fig.suptitle(f"First-layer receptive fields, {task} (seed {', '.join(map(str, seeds))})",

@@ -14,7 +14,7 @@ import sys
 import traceback
 
 from ._panels import task_order
-from .common import finished_runs, main, model_order, open_store
+from .common import ModelLabels, finished_runs, main, model_order, open_store
 
 __all__ = ["build", "SECTIONS"]
 
@@ -56,6 +56,8 @@ def _header(results_dir) -> list[str]:
     seeds = cfg.get("seeds", "?")
     models = []
     registry = {info["model"]: info["model_name"] for info in (m.get("runs") or {}).values()}
+    names = ModelLabels(runs, st.task_order())
+    tasks = task_order(results_dir, cfg.get("tasks") or {})
     for label in model_order(cfg.get("models") or {}):
         spec = cfg["models"][label]
         what = [registry.get(label) or spec.get("model", "?")]
@@ -63,7 +65,14 @@ def _header(results_dir) -> list[str]:
             what.append(f"preset `{spec['preset']}`")
         if spec.get("random_control") or spec.get("rule") == "none":
             what.append("fixed random hidden weights")
-        models.append(f"`{label}` ({', '.join(what)})")
+        variants = names.per_task(label, tasks)
+        if len(variants) == 1:
+            said = variants[0][0]
+        elif variants:
+            said = "; ".join(f"{text} on {', '.join(f'`{t}`' for t in ts)}" for text, ts in variants)
+        else:
+            said = "no stored run yet"
+        models.append(f"  - `{label}` ({', '.join(what)}): {said}.")
     versions = m.get("versions") or {}
     pending = len(m.get("runs") or {}) - len(runs)
     lines = [f"# neurocompare report: study `{m.get('name', os.path.basename(str(results_dir)))}`", ""]
@@ -74,7 +83,8 @@ def _header(results_dir) -> list[str]:
         f"{m.get('root_seed', '?')}, split `{cfg.get('split', 'per_seed')}`); every model of a seed "
         f"sees the same data split, so comparisons are paired by seed.",
         f"- **Tasks**: {', '.join(f'`{t}`' for t in task_order(results_dir, cfg.get('tasks') or {}))}.",
-        f"- **Models**: {', '.join(models)}.",
+        "- **Models** (named by what each task's parameters make them; colours by study key):",
+        *models,
         f"- **Runs**: {len(runs)} stored: " + ", ".join(f"{n} {s}" for s, n in sorted(status.items()))
         + (f"; {pending} pending" if pending > 0 else "") + " (finished: "
         + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) + ").",

@@ -17,18 +17,11 @@ from sim import metrics
 
 from . import style
 from ._panels import model_legend, panel_grid, task_order
-from .common import finished_runs, group, main, model_order, open_store
+from .common import ModelLabels, finished_runs, group, main, model_order, open_store
 
-__all__ = ["data", "build", "cka_matrix", "short", "REQUIRES"]
+__all__ = ["data", "build", "cka_matrix", "REQUIRES"]
 
 REQUIRES = "finished standard runs with stored probe_hidden"
-SHORT = {"input": "input", "mlp": "MLP", "backprop": "MLP", "hebbian": "Hebbian", "random": "random",
-         "readout": "readout"}
-
-
-def short(label: str) -> str:
-    """Short axis label of a representation ('input' or a model label)."""
-    return SHORT.get(label, label)
 
 
 def cka_matrix(reps) -> np.ndarray:
@@ -75,10 +68,12 @@ def data(results_dir) -> dict:
         every seed's probe set), ``rdm[task][label]`` (C x C mean over seeds),
         ``active[task][model]`` (per-input active fractions, all seeds) and
         ``selectivity[task][model]`` (per-unit class selectivity, all seeds, NaN dropped; absent
-        for a model with negative rates).
+        for a model with negative rates); ``model_labels``: what each model is, from its runs'
+        parameters (`analyses.common.ModelLabels`).
     """
     st = open_store(results_dir)
-    groups = group(finished_runs(results_dir, "standard"), "task", "model")
+    runs = finished_runs(results_dir, "standard")
+    groups = group(runs, "task", "model")
     out = {k: {} for k in ("labels", "probes", "probe_labels", "cka_seeds", "cka", "classes", "rdm",
                            "active", "selectivity")}
     tasks = []
@@ -131,7 +126,20 @@ def data(results_dir) -> dict:
         out["classes"][task], out["rdm"][task] = classes, rdm
         out["active"][task], out["selectivity"][task] = active, select
     out["tasks"] = tasks
+    out["model_labels"] = ModelLabels.of(results_dir, runs)
     return out
+
+
+def _names(d, task, short=False) -> dict:
+    """``{representation: text}`` on ``task``: 'input' and each model's label on that task (with
+    ``short``, its model part alone where that is unambiguous, for axis ticks)."""
+    models = [x for x in d["labels"][task] if x != "input"]
+    names = d["model_labels"].mapping(models, task, named=False)
+    if short:
+        parts = {m: d["model_labels"].model_part(m, task) for m in models}
+        if len(set(parts.values())) == len(parts):
+            names = parts
+    return {"input": "input", **names}
 
 
 def _cka_figure(d, out_dir, formats):
@@ -140,9 +148,9 @@ def _cka_figure(d, out_dir, formats):
         M, labels = d["cka"][task], d["labels"][task]
         im = ax.imshow(M, vmin=0, vmax=1, cmap="viridis")
         ax.grid(False)
-        ticks = [short(x) for x in labels]
-        ax.set_xticks(range(len(labels)), ticks, rotation=30, ha="right")
-        ax.set_yticks(range(len(labels)), ticks)
+        short, full = _names(d, task, short=True), _names(d, task)
+        ax.set_xticks(range(len(labels)), [short[x] for x in labels], rotation=30, ha="right")
+        ax.set_yticks(range(len(labels)), [full[x].replace(", ", "\n", 1) for x in labels], fontsize=8.5)
         for i in range(len(labels)):
             for j in range(len(labels)):
                 if np.isfinite(M[i, j]):
@@ -165,6 +173,7 @@ def _rdm_figure(d, tasks, out_dir, formats):
         mats = [d["rdm"][task][lab] for lab in labels]
         vmax = max(float(np.nanmax(m)) for m in mats) or 1.0
         classes = d["classes"][task]
+        names = _names(d, task)
         for ax, label, M in zip(row, labels, mats):
             cmap = style.plt.get_cmap("magma").with_extremes(bad="0.85")  # NaN: constant class mean
             im = ax.imshow(M, vmin=0, vmax=vmax, cmap=cmap)
@@ -172,8 +181,7 @@ def _rdm_figure(d, tasks, out_dir, formats):
             step = 1 if len(classes) <= 10 else 2
             ax.set_xticks(range(0, len(classes), step), classes[::step], fontsize=7)
             ax.set_yticks(range(0, len(classes), step), classes[::step], fontsize=7)
-            ax.set_title(short(label) if label == "input" else style.label(label), fontsize=9.5,
-                         color=style.color(label))
+            ax.set_title(names[label].replace(", ", "\n", 1), fontsize=9, color=style.color(label))
             if ax is row[0]:
                 ax.set_ylabel(f"{task}\nclass", fontsize=10)
         for ax in row[len(labels):]:
@@ -201,7 +209,7 @@ def _hist_figure(d, key, xlabel, title, name, out_dir, formats):
         ax.set_ylabel("density")
     from matplotlib.lines import Line2D
     model_legend(fig, models, extra=[(Line2D([], [], color="k", linestyle="--"), "median")],
-                 title="pooled over seeds", ncols=4)
+                 title="pooled over seeds", ncols=4, labels=d["model_labels"].mapping(models, tasks))
     fig.suptitle(title)
     return style.save(fig, out_dir, name, formats)
 
@@ -246,9 +254,9 @@ def build(results_dir, out_dir="figures", formats=("png", "pdf")) -> list[dict]:
             "title": "Hidden sparsity",
             "caption": "Distribution over probe inputs of the fraction of hidden units with a "
                        "non-zero rate (pooled over seeds; dashed: median). Look for how sparse each "
-                       "code is: lateral inhibition in the Hebbian network (and in its random-features "
-                       "control) limits how many units can be active at once, while nothing in the "
-                       "backprop MLP asks for sparsity."})
+                       "code is: where the legend names inhibition, lateral inhibition limits how "
+                       "many units can be active at once; a steady layer without it (and the "
+                       "backprop MLP, unless inhibited) has nothing that asks for sparsity."})
     if any(d["selectivity"][t] for t in d["tasks"]):
         figs.append({"name": "selectivity", "paths": _hist_figure(
             d, "selectivity", "class selectivity index",

@@ -1,5 +1,9 @@
 """One look for every figure: fixed colour-blind-safe colours per model, readable fonts,
-labelled axes, and saving to PNG (viewing) and PDF (papers)."""
+labelled axes, and saving to PNG (viewing) and PDF (papers).
+
+Colours are keyed by the study's model key (its role: 'mlp', 'hebbian', 'random'); what a model
+*is* comes from its runs' parameters (`analyses.common.ModelLabels`, `sim.models.labels`), never
+from its key. :data:`LABELS` only names the keys that have no parameters, such as 'input'."""
 
 from __future__ import annotations
 
@@ -22,11 +26,8 @@ COLORS = {
     "feedback_alignment": "#CC79A7",
     "input": "#000000",
 }
-LABELS = {
-    "backprop": "Backprop MLP", "mlp": "Backprop MLP", "hebbian": "Hebbian (leaky, inhibition)",
-    "random": "Random features + readout", "readout": "Readout on raw input",
-    "feedback_alignment": "Feedback alignment", "input": "Input",
-}
+# text of keys that are no model with parameters (models are named by `analyses.common.ModelLabels`)
+LABELS = {"input": "Input"}
 _EXTRA = ["#E69F00", "#56B4E9", "#F0E442", "#999933"]
 
 
@@ -35,9 +36,9 @@ def color(model: str) -> str:
     return COLORS.get(model, _EXTRA[sum(map(ord, model)) % len(_EXTRA)])
 
 
-def label(model: str) -> str:
-    """Legend text of a model label."""
-    return LABELS.get(model, model)
+def label(key: str) -> str:
+    """Text of a key without parameters (e.g. 'input'); any other key is returned as it is."""
+    return LABELS.get(key, key)
 
 
 def apply() -> None:

@@ -24,9 +24,11 @@ import os
 
 import numpy as np
 
+from sim.models import labels
+
 from . import style
 from ._panels import ci_title, grouped_bars, model_legend, n_features, task_order
-from .common import finished_runs, group, main, model_order, open_store
+from .common import ModelLabels, finished_runs, group, main, model_order, open_store
 from .generalization import OCCLUSION_MIN_FEATURES, auc
 from .learning_curves import time_to_fraction
 from .stats import holm, mean_ci, paired_test
@@ -46,10 +48,10 @@ METRICS = {
     "seconds_to_90": lambda r: time_to_fraction(r["history"]["records"])["seconds"],
     "train_seconds": lambda r: r["evaluation"]["seconds"],
 }
-ROW_COLUMNS = (["task", "model", "model_label", "n_seeds", "n_not_finished", "n_planned", "n_finished",
-                "n_diverged", "n_failed"]
+ROW_COLUMNS = (["task", "model", "model_label", "dynamics", "learning", "n_seeds", "n_not_finished", "n_planned",
+                "n_finished", "n_diverged", "n_failed"]
                + [f"{m}_{s}" for m in METRICS for s in ("mean", "ci95")])
-TEST_COLUMNS = ("task", "model_a", "model_b", "metric", "n_pairs", "diff_pp_mean", "diff_pp_ci95",
+TEST_COLUMNS = ("task", "model_a", "model_b", "label_a", "label_b", "metric", "n_pairs", "diff_pp_mean", "diff_pp_ci95",
                 "p_t", "p_wilcoxon", "p_t_holm", "p_wilcoxon_holm", "significant")
 # comparisons read "first vs second": the Hebbian network first, then the MLP, then controls
 COMPARE_FIRST = ("hebbian", "mlp", "backprop")
@@ -86,11 +88,15 @@ def data(results_dir) -> dict:
     -------
     dict
         ``tasks``; ``rows``: one dict per (task, model) with the keys of `ROW_COLUMNS`
-        (accuracies in %, the gap in percentage points, AUCs in %, times in s; ``n_seeds`` runs
+        (``model_label``: what the model is on that task, `sim.models.labels.describe` of its
+        runs' parameters, with ``dynamics`` and ``learning`` its factorial axes; accuracies in %,
+        the gap in percentage points, AUCs in %, times in s; ``n_seeds`` runs
         enter the test accuracy: finished ones and diverged ones at chance);
         ``tests``: one dict per comparison with the keys of `TEST_COLUMNS` (``diff`` = first
         model minus second, test accuracy in percentage points; Holm over all comparisons with
-        a finite p; ``significant`` from the Holm-adjusted paired-t p); ``n_comparisons``.
+        a finite p; ``significant`` from the Holm-adjusted paired-t p; ``label_a``, ``label_b``
+        the two models' labels on the task); ``n_comparisons``; ``model_labels``
+        (`analyses.common.ModelLabels` of the stored runs).
     """
     st = open_store(results_dir)
     runs = finished_runs(results_dir, "standard")
@@ -100,15 +106,19 @@ def data(results_dir) -> dict:
     planned = group([{"config": c} for c in (st.manifest().get("runs") or {}).values()
                      if c.get("kind") == "standard"], "task", "model")
     dims = n_features(results_dir, everything)
+    names = ModelLabels.of(results_dir, everything)
     tasks = task_order(results_dir, [t for t, _ in {**planned, **stored}])
     rows, tests = [], []
     for task in tasks:
         models = model_order(m for t, m in {**planned, **stored} if t == task)
         scored = {m: _scored_accuracy(st, stored.get((task, m), [])) for m in models}
+        text = names.mapping(models, task, named=False)
         for model in models:
             rs = groups.get((task, model), [])
             status = [r.get("status") for r in stored.get((task, model), [])]
-            row = {"task": task, "model": model, "model_label": style.label(model),
+            spec = names.specs.get(model, {}).get(task)
+            row = {"task": task, "model": model, "model_label": text[model],
+                   **(labels.axes(*spec) if spec else {"dynamics": "", "learning": ""}),
                    "n_seeds": len(scored[model]), "n_not_finished": len(status) - status.count("finished"),
                    "n_planned": max(len(planned.get((task, model), [])), len(status)),
                    "n_finished": status.count("finished"), "n_diverged": status.count("diverged"),
@@ -126,7 +136,8 @@ def data(results_dir) -> dict:
             x, y = [acc[a][s] for s in seeds], [acc[b][s] for s in seeds]
             diff = np.subtract(x, y)
             ok = len(seeds) >= 2
-            tests.append({"task": task, "model_a": a, "model_b": b, "metric": "test_accuracy",
+            tests.append({"task": task, "model_a": a, "model_b": b, "label_a": text[a], "label_b": text[b],
+                          "metric": "test_accuracy",
                           "n_pairs": len(seeds), **dict(zip(("diff_pp_mean", "diff_pp_ci95"), mean_ci(diff))),
                           "p_t": paired_test(x, y, "t") if ok else np.nan,
                           "p_wilcoxon": paired_test(x, y, "wilcoxon") if ok else np.nan})
@@ -140,7 +151,7 @@ def data(results_dir) -> dict:
             t[f"{key}_holm"] = float(q)
     for t in tests:
         t["significant"] = bool(np.isfinite(t["p_t_holm"]) and t["p_t_holm"] < ALPHA)
-    return {"tasks": tasks, "rows": rows, "tests": tests, "n_comparisons": len(tests)}
+    return {"tasks": tasks, "rows": rows, "tests": tests, "n_comparisons": len(tests), "model_labels": names}
 
 
 # ----------------------------------------------------------------------------- formatting
@@ -211,7 +222,7 @@ def markdown(d) -> str:
                       "| --- | ---: | ---: | ---: | ---: | ---: | ---: | :---: |"]
             for t in tests:
                 lines.append(
-                    f"| {style.label(t['model_a'])} vs {style.label(t['model_b'])} | {t['n_pairs']} "
+                    f"| {t['label_a']} vs {t['label_b']} | {t['n_pairs']} "
                     f"| {_pm(t['diff_pp_mean'], t['diff_pp_ci95'])} | {_p(t['p_t'])} | {_p(t['p_wilcoxon'])} "
                     f"| {_p(t['p_t_holm'])} | {_p(t['p_wilcoxon_holm'])} | {'yes' if t['significant'] else 'no'} |")
         lines.append("")
@@ -268,7 +279,8 @@ def _overview(d, out_dir, formats):
     if any(r["n_diverged"] for r in d["rows"]):
         ax.text(0.0, -0.2, "diverged runs count at chance accuracy", transform=ax.transAxes, fontsize=7.5,
                 ha="left", va="top")
-    model_legend(fig, models, counts, ncols=3, title=ci_title(counts.values()).replace("mean", "bar: mean"))
+    model_legend(fig, models, counts, ncols=3, title=ci_title(counts.values()).replace("mean", "bar: mean"),
+                 labels=d["model_labels"].mapping(models, tasks))
     return style.save(fig, out_dir, "accuracy_overview", formats)
 
 

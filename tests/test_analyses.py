@@ -29,6 +29,7 @@ from analyses import (
 )
 from analyses.stats import holm
 from sim import metrics
+from sim.models.labels import axes, describe
 from sim.seeds import subsample_rng
 from sim.study.backends import run_study
 from sim.tasks import subsample
@@ -84,6 +85,11 @@ def test_report_runs_every_analysis_and_trains_nothing(built):
     for table in ("summary.md", "summary.csv", "summary_tests.csv"):
         assert (figures / table).stat().st_size > 100
     assert "#### digits" in text and "#### moons" in text and "significant (Holm p < 0.05)" in text
+    # models are named by their parameters, per task where they differ (quick.toml: w_inh 0 on moons)
+    assert ("`hebbian` (hebbian): Hebbian (competitive), steady on `moons`; Hebbian (competitive), "
+            "inhibition 0.3 on `digits`.") in text
+    assert "| Random features, inhibition 0.3 |" in text and "| Random features, steady |" in text
+    assert "leaky, inhibition" not in text
 
 
 def test_report_skips_and_survives_a_failing_analysis(store, tmp_path, monkeypatch):
@@ -150,6 +156,17 @@ def test_summary_numbers_match_scipy_on_the_stored_runs(store):
         if row["task"] == "moons":  # no occlusion on two coordinates
             assert np.isnan(row["occlusion_auc_pct_mean"])
     assert d["n_comparisons"] == 6
+    expected = {("moons", "hebbian"): "Hebbian (competitive), steady", ("digits", "hebbian"):
+                "Hebbian (competitive), inhibition 0.3", ("digits", "random"): "Random features, inhibition 0.3"}
+    for row in d["rows"]:
+        r = groups[(row["task"], row["model"])][0]["config"]
+        assert row["model_label"] == describe(r["model_name"], r["params"])
+        assert row["model_label"] == expected.get((row["task"], row["model"]), row["model_label"])
+        assert (row["dynamics"], row["learning"]) == tuple(axes(r["model_name"], r["params"]).values())
+    assert {row["model_label"] for row in d["rows"] if row["model"] == "mlp"} == {"Backprop MLP, steady"}
+    # across tasks: a label true on both (what the overview's legend shows)
+    assert d["model_labels"].mapping(["hebbian"], ["moons", "digits"]) == {
+        "hebbian": "Hebbian (competitive), steady (moons) or inhibition 0.3 (digits)"}
     assert [(t["model_a"], t["model_b"]) for t in d["tests"][:3]] == [("hebbian", "mlp"), ("hebbian", "random"),
                                                                       ("mlp", "random")]
     for t in d["tests"]:
