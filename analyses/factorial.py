@@ -39,7 +39,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from sim.learning.rules import rule_class
+from sim.models.labels import axes
 
 from . import style
 from ._panels import ci_title, panel_grid, task_order
@@ -62,33 +62,12 @@ _LEVELS = {"backprop": ("backprop", "Backprop"), "feedback_alignment": ("feedbac
 
 # ----------------------------------------------------------------------------- corners
 
-def _inhibition(model_name: str, params: dict) -> float:
-    """The largest effective lateral inhibition of any hidden layer of a model.
-
-    ``w_inh`` is a float or one per hidden layer; missing or None means the model's default:
-    0 for the MLP, the hidden rule's declared ``default_w_inh`` for the Hebbian network.
-    """
-    w = params.get("w_inh")
-    if w is None:
-        w = rule_class(params.get("rule", "competitive")).default_w_inh if model_name == "hebbian" else 0.0
-    values = np.atleast_1d(np.asarray(w, dtype=np.float64)).ravel()
-    return float(values.max()) if values.size else 0.0
-
-
 def _axes(model_name: str, params: dict) -> tuple[str, str]:
-    """The corner ``(dynamics, learning)`` of a model, from its registry name and run parameters.
-
-    Dynamics is ``'inhibited'`` when the effective ``w_inh`` of any hidden layer is > 0, else
-    ``'steady'``; learning is the MLP's ``learning`` ('backprop', 'feedback_alignment'), the
-    Hebbian network's ``rule``, or the registry name of any other model. (The same semantics as
-    ``sim.models.labels.axes``, which replaces this once it lands.)
-    """
-    dynamics = "inhibited" if _inhibition(model_name, params) > 0 else "steady"
-    if model_name == "backprop":
-        return dynamics, params.get("learning", "backprop")
-    if model_name == "hebbian":
-        return dynamics, params.get("rule", "competitive")
-    return dynamics, model_name
+    """The corner ``(dynamics, learning)`` of a model from its run parameters
+    (`sim.models.labels.axes`); a population with inhibition or lateral weights, settled in
+    closed form or integrated, is the ``'inhibited'`` level of this design."""
+    ax = axes(model_name, params)
+    return ("steady" if ax["dynamics"] == "steady" else "inhibited"), ax["learning"]
 
 
 def _scores(st, runs) -> tuple[dict, int, int]:

@@ -26,7 +26,7 @@ MODELS = {
     "hebbian_inhibited": ("hebbian", {"hidden": 256, "rule": "competitive", "w_inh": None},  # rule default 0.3
                           ("inhibited", "competitive")),
     "fa_steady": ("backprop", {"hidden": [256], "learning": "feedback_alignment"}, ("steady", "feedback_alignment")),
-    "fa_inhibited": ("backprop", {"hidden": [256], "learning": "feedback_alignment", "w_inh": [0.0, 0.2]},
+    "fa_inhibited": ("backprop", {"hidden": [256, 128], "learning": "feedback_alignment", "w_inh": [0.0, 0.2]},
                      ("inhibited", "feedback_alignment")),
 }
 # task -> (base, a: dynamics, b: learning, c: interaction), as fractions

@@ -179,3 +179,36 @@ def test_w_inh_per_stage_must_match_depth():
         BackpropMLP(hidden=(8, 8), w_inh=(0.1, 0.2, 0.3)).validate_params()
     with pytest.raises(ValidationError, match="w_inh"):
         HebbianNet(hidden=(8, 8), w_inh=(0.1,)).fit(tasks.load("xor", seed=0), epochs=1)
+
+
+DEEP = """
+name = "deep"
+root_seed = 1
+seeds = 1
+epochs = 4
+[tasks.digits]
+[models.mlp2]
+model = "backprop"
+hidden = [64, 32]
+w_inh = [0.3, 0.0]
+lr = 0.003
+[models.hebbian2]
+model = "hebbian"
+hidden = [100, 50]
+w_inh = 0.2
+dale = 0.8
+"""
+
+
+def test_two_stage_networks_train_from_toml(tmp_path):
+    from sim.study import store
+    from sim.study.backends import run_study
+    path = tmp_path / "deep.toml"
+    path.write_text(DEEP)
+    run_study(path, tmp_path / "out", workers=1, progress=False)
+    runs = {r["config"]["model"]: r for r in store.open(tmp_path / "out").runs()}
+    assert set(runs) == {"mlp2", "hebbian2"}
+    for run in runs.values():
+        assert run["status"] == "finished"
+        assert run["history"]["records"][-1]["val_accuracy"] > 0.5
+    assert runs["hebbian2"]["config"]["params"]["hidden"] == [100, 50]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from sim.errors import ValidationError
 from sim.models.hebbian import HebbianNet
+from sim.models.labels import axes, describe
 from sim.models.mlp import BackpropMLP
 from sim.models.persistence import load_model
 from sim.models.readout import LinearReadout
 from sim.validation import check_choice
 
-__all__ = ["BackpropMLP", "HebbianNet", "LinearReadout", "load", "make", "names", "REGISTRY"]
+__all__ = ["BackpropMLP", "HebbianNet", "LinearReadout", "axes", "describe", "load", "make", "names", "REGISTRY"]
 
 REGISTRY = {"backprop": BackpropMLP, "hebbian": HebbianNet, "readout": LinearReadout}
 
