@@ -171,3 +171,8 @@ def test_describe_all_orders_dynamics_and_names_variants():
     assert describe_all(heb, ["digits", "moons"], width=40) == "Hebbian (competitive), steady or inhibition 0.3"
     two = heb + [("hebbian", {"rule": "oja", "w_inh": 0.0})]  # two parts vary: no names
     assert describe_all(two, ["a", "b", "c"]) == "Hebbian (competitive) or Hebbian (Oja), steady or inhibition 0.3"
+
+
+def test_frozen_hidden_mlp_is_named_as_such():
+    label = describe("backprop", {"freeze_hidden_after": 30})
+    assert label == "Backprop MLP (hidden frozen after 30 epochs), steady"

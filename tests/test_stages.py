@@ -212,3 +212,16 @@ def test_two_stage_networks_train_from_toml(tmp_path):
         assert run["status"] == "finished"
         assert run["history"]["records"][-1]["val_accuracy"] > 0.5
     assert runs["hebbian2"]["config"]["params"]["hidden"] == [100, 50]
+
+
+def test_frozen_hidden_mlp_learns_only_its_readout_after_the_first_phase(digits):
+    """The frozen-hidden-layer control: backprop in phase 1, then the hidden stage is fixed."""
+    first = tasks.class_subset(digits, [0, 1, 2, 3, 4], relabel=False)
+    second = tasks.class_subset(digits, [5, 6, 7, 8, 9], relabel=False)
+    model = BackpropMLP(hidden=(32,), freeze_hidden_after=3, seed=0)
+    model.fit(first, epochs=3)
+    W1, W2 = (c.W.copy() for c in model.network_.connections)
+    model.partial_fit(second, epochs=3)
+    np.testing.assert_array_equal(model.network_.connections[0].W, W1)
+    assert not np.array_equal(model.network_.connections[1].W, W2)
+    assert [r["phase"] for r in model.history_.records] == ["all"] * 3 + ["readout"] * 3

@@ -14,7 +14,8 @@ The rules:
 * The *model* part: 'Backprop MLP' or 'Feedback alignment' (``BackpropMLP`` by its
   ``learning``), 'Hebbian (<rule>)' (``HebbianNet`` with a plastic hidden rule), 'Random
   features' (a rule that is not plastic, i.e. rule 'none': the random-features control),
-  'Readout on raw input' (no hidden layer).
+  'Readout on raw input' (no hidden layer); an MLP with ``freeze_hidden_after`` says so
+  ('Backprop MLP (hidden frozen after 30 epochs)').
 * The *stages* part, only with two or more hidden stages: '2 hidden layers' (MLP) or '2 stages'
   (Hebbian network).
 * The *dynamics* part: 'steady' when no stage has lateral inhibition (``w_inh == 0``, no learned
@@ -46,7 +47,7 @@ MAX_VARIANTS = 3  # describe_all lists up to this many variants of a part, else 
 
 # constructor defaults of the parameters a label depends on (a missing key takes these)
 _MLP_DEFAULTS = {"hidden": (128,), "learning": "backprop", "activation": "relu", "w_inh": 0.0,
-                 "settle": "auto", "tau": 10.0, "dt": None}
+                 "settle": "auto", "tau": 10.0, "dt": None, "freeze_hidden_after": None}
 _HEBBIAN_DEFAULTS = {"hidden": 400, "rule": "competitive", "neuron": None, "w_inh": None, "settle": "auto",
                      "tau": 10.0, "dt": None}
 
@@ -184,6 +185,9 @@ def parts(model_name: str, params: dict) -> dict:
         name = {"backprop": "Backprop", "feedback_alignment": "Feedback alignment"}.get(s["learning"],
                                                                                         s["learning"])
         model = (name + " MLP" if name == "Backprop" else name) if n else f"Linear readout ({name.lower()})"
+        frozen = (params or {}).get("freeze_hidden_after")
+        if n and frozen is not None:
+            model += f" (hidden frozen after {frozen} epochs)"
     elif family == "hebbian":
         model = (f"Hebbian ({RULE_NAMES.get(s['rule'], s['rule'])})" if s["plastic"] else "Random features")
     elif family == "readout":

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.constraints import Choice, Int, Real, Satisfies
+from sim.constraints import Choice, Int, Optional, Real, Satisfies
 from sim.errors import ValidationError
 from sim.learning.optimizers import get_optimizer, get_schedule
 from sim.learning.rules import Backprop, FeedbackAlignment
@@ -71,6 +71,10 @@ class BackpropMLP(Estimator):
         Connection`): excitatory fraction of each stage's presynaptic units (Dale's law),
         connection probability of a fixed mask, ``(lo, hi)`` weight bounds, a row-norm ceiling;
         re-imposed after every optimizer step. The readout connection is unconstrained.
+    freeze_hidden_after : int, optional
+        Epochs after which the hidden stages stop learning and only the readout does (counted
+        over ``fit`` and ``partial_fit``): e.g. the first phase of sequential learning, giving the
+        frozen-hidden-layer control. None: never.
     early_stopping : bool
         Stop when the validation accuracy has not improved by more than ``tol`` for
         ``n_iter_no_change`` epochs, and keep the weights of the best validation epoch
@@ -88,7 +92,8 @@ class BackpropMLP(Estimator):
     def __init__(self, hidden=(128,), activation="relu", output="softmax", learning="backprop",
                  optimizer="adam", lr=1e-3, lr_schedule="constant", batch_size=32, weight_decay=0.0,
                  init="glorot_uniform", w_inh=0.0, tau=10.0, dt=None, settle="auto", settle_tol=1e-6,
-                 max_steps=500, dale=None, p_connect=1.0, bounds=None, max_norm=None, early_stopping=False,
+                 max_steps=500, dale=None, p_connect=1.0, bounds=None, max_norm=None, freeze_hidden_after=None,
+                 early_stopping=False,
                  n_iter_no_change=10, tol=1e-4, dtype="float32", seed=0):
         self.hidden = hidden
         self.activation = activation
@@ -110,6 +115,7 @@ class BackpropMLP(Estimator):
         self.p_connect = p_connect
         self.bounds = bounds
         self.max_norm = max_norm
+        self.freeze_hidden_after = freeze_hidden_after
         self.early_stopping = early_stopping
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
@@ -129,6 +135,7 @@ class BackpropMLP(Estimator):
         "init": Choice(initializer_names()),
         "w_inh": check_w_inh,
         **STAGE_CONSTRAINTS,
+        "freeze_hidden_after": Optional(Int(low=0)),
         **EARLY_STOPPING_CONSTRAINTS,
         "dtype": Satisfies(check_dtype),
         "seed": Int(low=0),
@@ -187,6 +194,7 @@ class BackpropMLP(Estimator):
                 dviews.append(self._grad[offset:offset + arr.size].reshape(arr.shape, order="F"))
                 offset += arr.size
             c.share_memory(self._Ws[-1], self._bs[-1])
+        self._n_hidden = offset - conns[-1].W.size - conns[-1].b.size  # the hidden stages' share of the buffer
 
     # ----- training ---------------------------------------------------------------------
     def _train_epoch(self, X, y, rng, lr_factor):
@@ -195,14 +203,19 @@ class BackpropMLP(Estimator):
         lr = self.lr * lr_factor
         wd = self.weight_decay
         bs = self.batch_size
+        after = self.freeze_hidden_after
+        frozen = self._params[:self._n_hidden] if after is not None and self.epochs_done_ >= after else None
+        kept = None if frozen is None else frozen.copy()
         for start in range(0, X.shape[0], bs):
             self._gradient(X[start:start + bs], T[start:start + bs])
             if wd:
                 self._grad -= wd * self._decay * self._params
             self._optimizer.step(self._params, self._grad, lr)
+            if frozen is not None:
+                frozen[...] = kept  # the hidden stages keep their weights: only the readout learns
             for conn in self._constrained:
                 conn.constrain()
-        return {}
+        return {} if after is None else {"phase": "readout" if frozen is not None else "all"}
 
     def _targets(self, y):
         T = np.zeros((y.shape[0], self.n_classes_), dtype=self._dtype())
