@@ -89,7 +89,9 @@ class ModelLabels:
         st = open_store(results_dir)
         return cls(st.runs(include_failed=True) if runs is None else runs, st.task_order())
 
-    def _chosen(self, model, tasks):
+    def variants(self, model, tasks=None):
+        """``([(model_name, params) per task], task labels)`` of study key ``model`` on ``tasks``
+        (one task label, an iterable of them, or None: every task it ran on)."""
         by_task = self.specs[model]
         if isinstance(tasks, str):
             tasks = [tasks]
@@ -103,14 +105,14 @@ class ModelLabels:
         characters (`sim.models.labels.describe_all`)."""
         if model not in self.specs:
             return style.label(model)
-        chosen, names = self._chosen(model, tasks)
+        chosen, names = self.variants(model, tasks)
         return labels.describe_all(chosen, where=names if named else None, width=width)
 
     def model_part(self, model: str, tasks=None) -> str:
         """The model part of the label alone (e.g. 'Hebbian (competitive)')."""
         if model not in self.specs:
             return style.label(model)
-        chosen, _ = self._chosen(model, tasks)
+        chosen, _ = self.variants(model, tasks)
         return " or ".join(dict.fromkeys(labels.parts(name, params)["model"] for name, params in chosen))
 
     def mapping(self, models, tasks=None, named: bool = True, width: int | None = LEGEND_WIDTH) -> dict:
@@ -128,7 +130,7 @@ class ModelLabels:
         in study order."""
         if model not in self.specs:
             return []
-        chosen, names = self._chosen(model, tasks)
+        chosen, names = self.variants(model, tasks)
         out = {}
         for spec, t in zip(chosen, names):
             out.setdefault(labels.describe(*spec), []).append(t)

@@ -155,7 +155,7 @@ def test_readout_only_control_is_close_to_logistic_regression(digits):
     assert abs(ours - peer) <= 0.015, (ours, peer)
     assert set(LinearReadout().get_params()) == {"readout_scaling", "readout_optimizer", "readout_lr",
                                                  "readout_decay", "lr_schedule", "batch_size", "early_stopping",
-                                                 "n_iter_no_change", "tol", "dtype", "seed"}
+                                                 "n_iter_no_change", "tol", "eval_every", "dtype", "seed"}
 
 
 def test_same_seed_same_history_and_save_load(tmp_path, digits):

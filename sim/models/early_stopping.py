@@ -6,6 +6,11 @@ reaches ``n_iter_no_change`` training stops. The model's state at the best valid
 (any ``s > best``, the earliest of ties) is kept and restored at the end, as
 ``sklearn.neural_network.MLPClassifier(early_stopping=True)`` does. Only validation metrics
 enter: the test split never decides.
+
+Evaluation cadence (``eval_every``, every model): the train / validation / test metrics and a
+model's code statistics are computed every ``eval_every`` epochs and at the last epoch of each
+``fit`` / ``partial_fit`` call (0: only then); other epochs record NaN metrics. Early stopping
+counts evaluated epochs only, so ``n_iter_no_change`` is then a number of evaluations.
 """
 
 from __future__ import annotations
@@ -19,9 +24,9 @@ from sim.validation import check_bool
 
 __all__ = ["EarlyStopping", "EARLY_STOPPING_CONSTRAINTS"]
 
-# the constraint-table entries of the early-stopping parameters every model has
+# the constraint-table entries of the evaluation and early-stopping parameters every model has
 EARLY_STOPPING_CONSTRAINTS = {"early_stopping": Satisfies(check_bool), "n_iter_no_change": Int(low=1),
-                              "tol": Real(low=0.0)}
+                              "tol": Real(low=0.0), "eval_every": Int(low=0)}
 
 
 class EarlyStopping:

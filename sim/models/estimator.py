@@ -156,7 +156,8 @@ class Estimator:
                 self.train_seconds_ += time.perf_counter() - t0
                 self.epochs_done_ += 1
                 self.samples_seen_ += X.shape[0]
-                self.history_.append(**self._record(X, y, X_val, y_val, before, extra))
+                evaluate = self._evaluates(i, epochs)
+                self.history_.append(**self._record(X, y, X_val, y_val, before, extra, evaluate))
                 record = self.history_.records[-1]
                 if bar is not None:
                     bar.update(1)
@@ -165,8 +166,8 @@ class Estimator:
                     break
                 stop = callback is not None and callback(self, record) is False
                 # the test split is evaluated after every decision of the epoch, for the record
-                record.update(self._metrics("test", X_test, y_test))
-                if stop or self._early_stop(record):
+                record.update(self._metrics("test", X_test, y_test, evaluate))
+                if stop or (evaluate and self._early_stop(record)):
                     self.history_.stopped_early = not stop and i < epochs - 1
                     break
         finally:
@@ -198,20 +199,28 @@ class Estimator:
         if stopper.best_epoch != self.epochs_done_:
             self._set_state(stopper.best_state)
 
-    def _record(self, X, y, X_val, y_val, before, extra) -> dict:
-        """The epoch's record: training and validation metrics (the test metrics come later)."""
+    def _evaluates(self, i: int, epochs: int) -> bool:
+        """Whether epoch ``i`` (0-based) of a ``fit`` call of ``epochs`` is evaluated (``eval_every``)."""
+        every = int(self.eval_every)
+        return i == epochs - 1 or (every > 0 and self.epochs_done_ % every == 0)
+
+    def _record(self, X, y, X_val, y_val, before, extra, evaluate=True) -> dict:
+        """The epoch's record: training and validation metrics (the test metrics come later),
+        NaN when the epoch is not ``evaluate``d."""
         with np.errstate(all="ignore"):
             weights = self._weights()
             record = {
                 "epoch": self.epochs_done_, "samples_seen": self.samples_seen_,
                 "seconds": self.train_seconds_,
-                **self._metrics("train", X, y), **self._metrics("val", X_val, y_val),
+                **self._metrics("train", X, y, evaluate), **self._metrics("val", X_val, y_val, evaluate),
                 "weight_norm": [float(np.linalg.norm(W)) for W in weights],
                 "update_norm": [float(np.linalg.norm(W - B)) for W, B in zip(weights, before)],
+                "evaluated": bool(evaluate),
             }
         record.update(extra)
-        with np.errstate(all="ignore"):
-            record.update(self._epoch_extra(X))
+        if evaluate:
+            with np.errstate(all="ignore"):
+                record.update(self._epoch_extra(X))
         return record
 
     def _epoch_extra(self, X) -> dict:
@@ -220,7 +229,7 @@ class Estimator:
 
     def _check_divergence(self, record) -> bool:
         reason = ""
-        if not math.isfinite(record["train_loss"]):
+        if record["evaluated"] and not math.isfinite(record["train_loss"]):
             reason = f"non-finite training loss at epoch {record['epoch']}"
         elif any(not math.isfinite(n) or n > MAX_WEIGHT_NORM for n in record["weight_norm"]):
             reason = f"weights blew up (norm > {MAX_WEIGHT_NORM:g}) at epoch {record['epoch']}"
@@ -229,9 +238,9 @@ class Estimator:
             self.history_.diverged_reason = reason
         return bool(reason)
 
-    def _metrics(self, split, X, y) -> dict:
+    def _metrics(self, split, X, y, evaluate=True) -> dict:
         with np.errstate(all="ignore"):
-            loss, acc = self._evaluate(X, y) if X.shape[0] else (math.nan, math.nan)
+            loss, acc = self._evaluate(X, y) if evaluate and X.shape[0] else (math.nan, math.nan)
         return {f"{split}_loss": loss, f"{split}_accuracy": acc}
 
     def _evaluate(self, X, y) -> tuple[float, float]:

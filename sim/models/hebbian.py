@@ -114,15 +114,9 @@ class HebbianNet(Estimator):
         L2 decay of the readout weights (each synapse decays toward 0: still local).
     batch_size : int
         Presentations per minibatch: they settle in parallel with weights fixed.
-    early_stopping : bool
-        Stop when the validation accuracy has not improved by more than ``tol`` for
-        ``n_iter_no_change`` epochs, and keep the weights of the best validation epoch
-        (scikit-learn's rule; `sim.models.early_stopping`). Needs a validation split.
-    n_iter_no_change : int >= 1
-    tol : float >= 0
-        Improvement of the validation accuracy (a fraction) that counts.
-        Only epochs in which the readout learns count (with ``schedule='sequential'``, the
-        readout phase).
+    early_stopping, n_iter_no_change, tol, eval_every
+        Early stopping on validation and the evaluation cadence, as for `BackpropMLP`
+        (`sim.models.early_stopping`); only epochs in which the readout learns count.
     dtype : {'float32', 'float64'}
     seed : int
     """
@@ -137,7 +131,8 @@ class HebbianNet(Estimator):
                  init_scale=1.0, hidden_lr=None, hidden_lr_schedule="linear",
                  hidden_epochs=None, schedule="sequential", readout_power=1.0, readout_scaling="rms",
                  readout_optimizer="adam", readout_lr=3e-3, readout_decay=0.0, lr_schedule="constant",
-                 batch_size=20, early_stopping=False, n_iter_no_change=10, tol=1e-4, dtype="float32", seed=0):
+                 batch_size=20, early_stopping=False, n_iter_no_change=10, tol=1e-4, eval_every=1, dtype="float32",
+                 seed=0):
         self.hidden = hidden
         self.rule = rule
         self.rule_params = rule_params
@@ -171,6 +166,7 @@ class HebbianNet(Estimator):
         self.early_stopping = early_stopping
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
+        self.eval_every = eval_every
         self.dtype = dtype
         self.seed = seed
 

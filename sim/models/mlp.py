@@ -82,6 +82,9 @@ class BackpropMLP(Estimator):
     n_iter_no_change : int >= 1
     tol : float >= 0
         Improvement of the validation accuracy (a fraction) that counts.
+    eval_every : int >= 0
+        Epochs between evaluations of the train / validation / test metrics (and the last
+        epoch of every ``fit`` call always; 0: only then). Unevaluated epochs record NaN.
     dtype : {'float32', 'float64'}
     seed : int
         Root seed: weights, data order and any noise come from independent streams of it.
@@ -94,7 +97,7 @@ class BackpropMLP(Estimator):
                  init="glorot_uniform", w_inh=0.0, tau=10.0, dt=None, settle="auto", settle_tol=1e-6,
                  max_steps=500, dale=None, p_connect=1.0, bounds=None, max_norm=None, freeze_hidden_after=None,
                  early_stopping=False,
-                 n_iter_no_change=10, tol=1e-4, dtype="float32", seed=0):
+                 n_iter_no_change=10, tol=1e-4, eval_every=1, dtype="float32", seed=0):
         self.hidden = hidden
         self.activation = activation
         self.output = output
@@ -119,6 +122,7 @@ class BackpropMLP(Estimator):
         self.early_stopping = early_stopping
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
+        self.eval_every = eval_every
         self.dtype = dtype
         self.seed = seed
 
