@@ -9,6 +9,7 @@ checks without side effects, once, at the start of ``fit``; derived state is bui
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
 import time
@@ -18,6 +19,7 @@ import numpy as np
 
 from sim.constraints import check_params
 from sim.errors import ValidationError
+from sim.models.divergence import MAX_WEIGHT_NORM, divergence_reason, warn_input_scale
 from sim.models.early_stopping import EarlyStopping
 from sim.models.history import History
 from sim.seeds import model_streams
@@ -25,8 +27,6 @@ from sim.validation import check_array, check_dtype, check_int, check_labels
 
 __all__ = ["Estimator", "MAX_WEIGHT_NORM", "MAX_UNITS"]
 
-# weights beyond this Frobenius norm count as blown up (a diverged run)
-MAX_WEIGHT_NORM = 1e6
 # most units of one layer: far beyond any study here, and small enough that a typo (10**9) is
 # refused instead of exhausting memory
 MAX_UNITS = 100_000
@@ -104,14 +104,14 @@ class Estimator:
         Returns
         -------
         History
-            Also stored as ``self.history_``. A diverging run returns a History with
-            ``diverged=True`` instead of raising.
+            Also ``self.history_``; a diverging run returns one with ``diverged=True``.
         """
         epochs = check_int("epochs", epochs, low=1)
         self.validate_params()
         data = self._check_task(task)
         streams = model_streams(self.seed)
         self._initialize(data[0].shape[1], int(task.n_classes), streams["init"])
+        self._initial_norms = [float(np.linalg.norm(W)) for W in self._weights()]
         self._rng_order = streams["order"]
         self.n_features_in_ = data[0].shape[1]
         self.n_classes_ = int(task.n_classes)
@@ -137,6 +137,8 @@ class Estimator:
         data = self._check_task(task)
         if self.history_.diverged:
             return self.history_
+        if not hasattr(self, "_initial_norms"):  # a loaded model: growth counts from here
+            self._initial_norms = [float(np.linalg.norm(W)) for W in self._weights()]
         self._total_epochs = max(self._total_epochs, self.epochs_done_ + epochs)
         return self._run(data, epochs, callback, progress)
 
@@ -228,11 +230,7 @@ class Estimator:
         return {}
 
     def _check_divergence(self, record) -> bool:
-        reason = ""
-        if record["evaluated"] and not math.isfinite(record["train_loss"]):
-            reason = f"non-finite training loss at epoch {record['epoch']}"
-        elif any(not math.isfinite(n) or n > MAX_WEIGHT_NORM for n in record["weight_norm"]):
-            reason = f"weights blew up (norm > {MAX_WEIGHT_NORM:g}) at epoch {record['epoch']}"
+        reason = divergence_reason(record, self._initial_norms)
         if reason:
             self.history_.diverged = True
             self.history_.diverged_reason = reason
@@ -259,6 +257,7 @@ class Estimator:
         dtype = self._dtype()
         n_features = getattr(self, "n_features_in_", None) if hasattr(self, "history_") else None
         X = check_array("X_train", task.X_train, n_features=n_features, dtype=dtype)
+        warn_input_scale("X_train", X)
         X_test = check_array("X_test", task.X_test, n_features=X.shape[1], dtype=dtype)
         X_val = check_array("X_val", task.X_val, n_features=X.shape[1], dtype=dtype, min_rows=0)
         y = check_labels("y_train", task.y_train, n_classes, n_samples=X.shape[0])
@@ -291,7 +290,9 @@ class Estimator:
         meaningless (often NaN, which `predict` would turn into class 0)."""
         X = self._check_X(X)
         self._warn_if_diverged()
-        return self._proba(X)
+        quiet = np.errstate(all="ignore") if self.history_.diverged else contextlib.nullcontext()
+        with quiet:  # a diverged model's one warning says it all
+            return self._proba(X)
 
     def _warn_if_diverged(self) -> None:
         if self.history_.diverged:

@@ -13,8 +13,11 @@ weights and thresholds. The stage gives what the rule declares it needs
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from sim.models.divergence import MAX_GROWTH
 from sim.substrate import neurons
 from sim.substrate.implicit import settled_vjp
 
@@ -41,6 +44,7 @@ class HebbianLayer:
         self.population = network.populations[index + 1]
         self.rule, self.lateral_rule, self.phi = rule, lateral_rule, self.population.neuron
         self.lateral = self.population.lateral
+        self.initial_norm = float(np.linalg.norm(self.connection.W))  # for the blow-up check
         N = self.connection.W.shape[0]
         if hasattr(rule, "reset"):
             rule.reset(N)
@@ -77,7 +81,8 @@ class HebbianLayer:
     # ----- learning ---------------------------------------------------------------------
     def update(self, X, R, lr) -> bool:
         """One local update of the hidden (and lateral) weights from inputs ``X`` and settled
-        rates ``R`` (None for a rule with ``post_signal='none'``); False if they became non-finite."""
+        rates ``R`` (None for a rule with ``post_signal='none'``); False if they became non-finite
+        or grew more than ``MAX_GROWTH`` times their initial norm (`sim.models.divergence`)."""
         conn = self.connection
         if R is not None and not np.all(np.isfinite(R)):
             return False
@@ -88,7 +93,8 @@ class HebbianLayer:
             L += lr * self.lateral_rule.delta(R, R, L)
             self.lateral_rule.constrain(L, out=L)
             conn.b[...] = -self.lateral_rule.thresholds
-        return bool(np.all(np.isfinite(conn.W)))
+        norm = float(np.linalg.norm(conn.W))  # NaN or inf when any weight is
+        return math.isfinite(norm) and not (self.initial_norm > 0 and norm > MAX_GROWTH * self.initial_norm)
 
     def direction(self, X) -> np.ndarray:
         """The rule's direction on inputs ``X`` (before the learning rate), float64, shape of ``W``."""
