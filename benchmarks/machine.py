@@ -21,10 +21,12 @@ Scripts in this folder import it as ``machine`` (their folder is on ``sys.path``
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -123,6 +125,22 @@ def mlp_epoch_shapes(n_samples: int, batch: int, sizes) -> list[tuple[tuple[int,
             shapes.append(((fan_out, b, fan_in), count))
             if layer:
                 shapes.append(((b, fan_out, fan_in), count))
+    return merge_shapes(shapes)
+
+
+def hebbian_epoch_shapes(n_samples: int, batch: int, n_in: int, n_hidden: int, n_classes: int):
+    """The matmuls of one concurrent HebbianNet epoch (competitive rule, softmax readout).
+
+    Per batch of ``b``: the hidden currents (b x in) @ (in x N) that the population settles
+    from; the competitive rule's own p-currents with ``|W|^(p-1)`` (b x in) @ (in x N) and its
+    update ``g^T x`` (N x b) @ (b x in); the readout's forward (b x N) @ (N x classes) and
+    delta-rule update (classes x b) @ (b x N). The settling itself (the closed-form k-WTA code,
+    or the time steps) and the rule's ranking are not matmuls.
+    """
+    shapes = []
+    for b, count in batches(n_samples, batch):
+        shapes += [((b, n_in, n_hidden), 2 * count), ((n_hidden, b, n_in), count),
+                   ((b, n_hidden, n_classes), count), ((n_classes, b, n_hidden), count)]
     return merge_shapes(shapes)
 
 
@@ -225,6 +243,47 @@ def load_line(load: dict) -> str:
 
 
 # ------------------------------------------------------------------------ report
+@dataclass(frozen=True)
+class Float32Data:
+    """The six arrays of a task with the inputs in float32: what both sides of a comparison fit.
+
+    A `sim.tasks.Task` always holds float64 inputs (it validates them so), so a float32 copy
+    cannot be a Task; the estimators accept any object with these attributes."""
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    n_classes: int
+    name: str = ""
+
+    @property
+    def n_train(self) -> int:
+        return len(self.y_train)
+
+    @property
+    def n_test(self) -> int:
+        return len(self.y_test)
+
+    def with_data(self, **changes) -> Float32Data:
+        """A copy with some arrays replaced (inputs cast to float32)."""
+        changes = {k: np.ascontiguousarray(v, dtype=np.float32) if k.startswith("X_") else v
+                   for k, v in changes.items()}
+        return dataclasses.replace(self, **changes)
+
+
+def float32_task(task) -> Float32Data:
+    """``task``'s splits with the inputs cast to float32 (labels unchanged), done once before any
+    timing so that no side pays (or skips) a conversion inside its timed ``fit``."""
+    arrays = {}
+    for split in ("train", "val", "test"):
+        arrays[f"X_{split}"] = np.ascontiguousarray(getattr(task, f"X_{split}"), dtype=np.float32)
+        arrays[f"y_{split}"] = np.asarray(getattr(task, f"y_{split}"))
+    return Float32Data(**arrays, n_classes=int(task.n_classes), name=getattr(task, "name", ""))
+
+
 def verdict(value: float, target: float, higher: bool = True) -> str:
     """'MET' or 'NOT MET': ``value >= target`` (``higher``) or ``value <= target``."""
     ok = value >= target if higher else value <= target
