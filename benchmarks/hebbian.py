@@ -25,7 +25,8 @@ model first fits once, untimed, on 64 inputs (warm-up).
    the same ratio of the training seconds alone (History ``seconds``, evaluation excluded on
    both sides). Target (issue): settle='auto', N = 400, batch 32, one epoch: <= 3x.
    GEMM floors at that configuration's shapes (`machine.hebbian_epoch_shapes`,
-   `machine.mlp_epoch_shapes`) give the fraction of the matmul peak each epoch reaches.
+   `machine.mlp_epoch_shapes`) give the fraction of the matmul peak each epoch reaches (the
+   fastest fit of the repeats, as the peak and the floor are the fastest of theirs).
 2. **The default sequential schedule**, N = 400, batch 20: a fit of 2 E epochs (E hidden-learning
    epochs, then E readout epochs on the cached code of the frozen hidden layer) against an MLP
    fit of 2 E epochs at batch 20; per phase, the training seconds of its epochs (History).
@@ -96,9 +97,9 @@ def alternate(specs: dict, epochs: int, repeats: int) -> dict:
     return runs
 
 
-def per_epoch(runs, key="seconds") -> float:
-    """Median over fits of ``key`` seconds per epoch."""
-    return float(np.median([r[key] / r["epochs"] for r in runs]))
+def per_epoch(runs, key="seconds", stat=np.median) -> float:
+    """Median (or ``stat``) over fits of ``key`` seconds per epoch."""
+    return float(stat([r[key] / r["epochs"] for r in runs]))
 
 
 def si(x) -> str:
@@ -135,6 +136,7 @@ def main_table(task, sizes, batches, epochs, repeats, n_subset) -> list[dict]:
             tr = {k: per_epoch(v, "train_seconds") for k, v in runs.items()}
             steps = float(np.nanmean([r["settle_steps"] for r in runs["dynamics"]]))
             row = {"N": N, "batch": b, "seconds_per_epoch": s, "train_seconds_per_epoch": tr,
+                   "best_seconds_per_epoch": {k: per_epoch(v, stat=np.min) for k, v in runs.items()},
                    "dynamics_steps": steps, "dynamics_subset": n_subset if mark == "*" else None,
                    "ratio_auto": s["auto"] / s["mlp"], "ratio_auto_train": tr["auto"] / tr["mlp"],
                    "ratio_dynamics": s["dynamics"] / s["mlp"]}
@@ -176,7 +178,7 @@ def sequential(task, epochs, repeats, N=400, batch=20) -> dict:
 def floors(task, row, peak) -> dict:
     """GEMM floors of the target configuration (one epoch of each model at its shapes)."""
     n, d, c, N, b = task.n_train, task.X_train.shape[1], task.n_classes, row["N"], row["batch"]
-    s = row["seconds_per_epoch"]
+    s = row["best_seconds_per_epoch"]  # the fastest fit, as the peak and the floor are the fastest of theirs
     heb = machine.floor_report(machine.hebbian_epoch_shapes(n, b, d, N, c), peak, {"ours": s["auto"]})
     mlp = machine.floor_report(machine.mlp_epoch_shapes(n, b, (d, N, c)), peak, {"ours": s["mlp"]})
     print(machine.floor_line(f"Hebbian {d}-{N}-{c} batch {b}, one epoch", heb, "ours"))
@@ -197,11 +199,12 @@ def dynamics_section(task, peak, repeats, p1=20, p20=10) -> dict:
         runs = [nengo_ref.ours(X, W, b, presentations) for _ in range(repeats)]
         rate = float(np.median([r["neuron_steps_per_s"] for r in runs]))
         per = float(np.median([r["seconds"] for r in runs])) / presentations
-        rep = machine.floor_report([((b, X.shape[1], n), presentations)], peak, {"ours": per * presentations})
+        fastest = float(np.min([r["seconds"] for r in runs]))
+        rep = machine.floor_report([((b, X.shape[1], n), presentations)], peak, {"ours": fastest})
         out[b] = {"ours_neuron_steps_per_s": rate, "seconds_per_presentation": per, "floor": rep}
         print(f"  ours, batch {b:>2}: {si(rate)} neuron-steps/s ({per * 1e3:.2f} ms per {nengo_ref.STEPS} steps; the "
               f"input matmul alone {rep['floor_seconds'] / presentations * 1e6:.1f} us of it, "
-              f"{rep['floor_seconds'] / (per * presentations):.4f}: the steps are elementwise work)", flush=True)
+              f"{rep['floor_seconds'] / fastest:.4f}: the steps are elementwise work)", flush=True)
     agree = nengo_ref.agreement(X, W)
     if agree is None:
         print("  Nengo not installed: the comparison is skipped (optional; see the README)")
@@ -276,7 +279,8 @@ def main(argv=None):
     print(machine.load_line(load))
     path = machine.write_json("hebbian", {
         "benchmark": "hebbian", "n_train": task.n_train, "epochs": args.epochs, "repeats": args.repeats,
-        "blas": blas, "peak": peak, "load": load, "table": rows, "sequential": seq, "dynamics": dyn,
+        "blas": blas, "blas_env": machine.blas_env(), "peak": peak, "load": load, "table": rows,
+        "sequential": seq, "dynamics": dyn,
         "target": {"value": ratio, "target": TARGET_MLP_RATIO, "verdict": verdict}}, args.json)
     print(f"results: {path}")
 

@@ -3,7 +3,8 @@
 Every benchmark prints, measured in its own run, where its numbers stand on this machine:
 
 * the BLAS kernel in use (`blas_info`: ``threadpoolctl.threadpool_info()``'s internal_api,
-  version, architecture of each BLAS library loaded);
+  version, architecture of each BLAS library loaded) and the environment variables that choose
+  it (`blas_env`: an ``OPENBLAS_CORETYPE`` overrides OpenBLAS's own choice of kernel);
 * the float32 matmul peak on one core (`sgemm_peak`: GFLOP/s of square sgemms of 256, 512 and
   1024, fastest call of each, under the caller's ``threadpool_limits(1)``; measured at the start
   and the end of a run and merged by `best_peak`);
@@ -48,6 +49,13 @@ def cores() -> int:
 def blas_info() -> list[dict]:
     """The BLAS libraries loaded in this process (one dict per library, keys `BLAS_KEYS`)."""
     return [{k: lib.get(k) for k in BLAS_KEYS} for lib in threadpool_info() if lib.get("user_api") == "blas"]
+
+
+def blas_env() -> dict:
+    """Environment variables that choose or tune the BLAS kernel and its threads (e.g. an
+    ``OPENBLAS_CORETYPE`` that overrides OpenBLAS's detection of the CPU)."""
+    prefixes = ("OPENBLAS_", "GOTOBLAS_", "MKL_", "OMP_", "BLIS_")
+    return {k: v for k, v in sorted(os.environ.items()) if k.startswith(prefixes)}
 
 
 def blas_line(info: list[dict]) -> str:
@@ -293,7 +301,8 @@ def verdict(value: float, target: float, higher: bool = True) -> str:
 def machine_header(peak: dict, blas: list[dict]) -> str:
     """Lines naming the BLAS kernel and the one-core float32 matmul peak (`sgemm_peak` / `best_peak`)."""
     sizes = ", ".join(f"{n}^2 {g:.1f}" for n, g in peak["by_size"].items())
-    return (f"BLAS: {blas_line(blas)}\n"
+    env = ", ".join(f"{k}={v}" for k, v in blas_env().items()) or "none"
+    return (f"BLAS: {blas_line(blas)}; BLAS environment: {env}\n"
             f"float32 matmul peak, 1 core: {peak['peak']:.1f} GFLOP/s (square sgemm, fastest call: {sizes})")
 
 

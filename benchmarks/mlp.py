@@ -23,8 +23,9 @@ Also printed, from the same run: the BLAS kernel, the one-core float32 matmul pe
 floor of one epoch at each configuration's shapes (`machine.mlp_epoch_shapes`: per batch the
 forward, weight-gradient and error matmuls of every layer) and the fraction of peak reached by
 those matmuls alone, by our epoch and by scikit-learn's (fit wall clock / 30; operations of the
-matmuls only), and the load of other processes. Targets (issue "speed, measured honestly"):
->= 3.5x MLPClassifier at 64-128-10 batch 32; >= 0.35 of matmul peak at batch 128.
+matmuls only; the fastest fit of the repeats, as the peak and the floor are the fastest of
+theirs: the least disturbed by other processes), and the load of other processes. Targets
+(issue "speed, measured honestly"): >= 3.5x MLPClassifier at 64-128-10 batch 32; >= 0.35 of matmul peak at batch 128.
 
     python benchmarks/mlp.py [--repeats 5] [--json PATH]
 """
@@ -100,9 +101,11 @@ def run_config(task, hidden, batch, repeats) -> dict:
         runs["sklearn"].append(fit_sklearn(task, hidden, batch, seed))
         runs["ours_eval1"].append(fit_ours(task, hidden, batch, seed, eval_every=1))
     med = {k: float(np.median([r["seconds"] for r in v])) for k, v in runs.items()}
+    best = {k: float(np.min([r["seconds"] for r in v])) for k, v in runs.items()}
     acc = {k: float(np.mean([r["test_accuracy"] for r in v])) for k, v in runs.items()}
     return {"arch": "-".join(map(str, (task.X_train.shape[1], *hidden, task.n_classes))), "hidden": list(hidden),
-            "batch": batch, "median_seconds": med, "mean_test_accuracy": acc,
+            "batch": batch, "median_seconds": med, "best_seconds": best,
+            "mean_test_accuracy": acc,
             "ratio": med["sklearn"] / med["ours"], "ratio_eval1": med["sklearn"] / med["ours_eval1"],
             "ours_train_seconds": float(np.median([r["train_seconds"] for r in runs["ours"]])),
             "sklearn_fit_seconds": float(np.median([r["fit_seconds"] for r in runs["sklearn"]])),
@@ -142,7 +145,7 @@ def main(argv=None):
         print(machine.machine_header(peak, blas) + " (best of the start and the end of the run)")
         for r in results:
             shapes = machine.mlp_epoch_shapes(n, r["batch"], (task.X_train.shape[1], *r["hidden"], task.n_classes))
-            per_epoch = {k: r["median_seconds"][k] / EPOCHS for k in ("ours", "sklearn")}
+            per_epoch = {k: r["best_seconds"][k] / EPOCHS for k in ("ours", "sklearn")}
             r["floor"] = machine.floor_report(shapes, peak["peak"], per_epoch)
             print(machine.floor_line(f"{r['arch']} batch {r['batch']}, one epoch", r["floor"])
                   + f"; scikit-learn {r['floor']['sklearn_fraction_of_peak']:.3f} of peak")
@@ -160,7 +163,8 @@ def main(argv=None):
     load = load.stop()
     print(machine.load_line(load))
     path = machine.write_json("mlp", {"benchmark": "mlp", "epochs": EPOCHS, "n_train": n, "repeats": args.repeats,
-                                      "blas": blas, "peak": peak, "load": load, "configs": results,
+                                      "blas": blas, "blas_env": machine.blas_env(), "peak": peak, "load": load,
+                                      "configs": results,
                                       "targets": targets}, args.json)
     print(f"results: {path}")
 

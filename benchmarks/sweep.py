@@ -123,9 +123,10 @@ def main(argv=None):
     print(machine.machine_header(peak, blas) + " (this process, best of the start and the end)")
     load = load.stop()
     print(machine.load_line(load) + " (other processes distort the ratios)")
-    path = machine.write_json("sweep", {"benchmark": "sweep", "study": args.study, "workers": args.workers,
-                                        "repeats": args.repeats, "blas": blas, "peak": peak, "load": load,
-                                        "backends": rows, "measurements": results}, args.json)
+    path = machine.write_json("sweep", {
+        "benchmark": "sweep", "study": args.study, "workers": args.workers, "repeats": args.repeats, "blas": blas,
+        "blas_env": machine.blas_env(), "peak": peak, "load": load, "backends": rows, "measurements": results},
+        args.json)
     print(f"results: {path}")
     return 0
 

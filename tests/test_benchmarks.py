@@ -169,3 +169,10 @@ def test_nengo_ref_without_nengo(monkeypatch):
     X, W = np.ones((2, 3), dtype=np.float32), nengo_ref.fixed_weights(3, n=4)
     assert nengo_ref.nengo_rate(X, W) is None
     assert nengo_ref.agreement(X, W) is None
+
+
+def test_blas_env_lists_only_blas_variables(monkeypatch):
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    monkeypatch.setenv("NOT_BLAS_VARIABLE", "1")
+    env = machine.blas_env()
+    assert env["OPENBLAS_CORETYPE"] == "Haswell" and "NOT_BLAS_VARIABLE" not in env
