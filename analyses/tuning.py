@@ -72,17 +72,25 @@ def build(results_dir, out_dir="figures", formats=("png", "pdf")) -> list[dict]:
                 i = int(np.flatnonzero(c["trial"] == c["chosen"] + 1)[0])
                 ax.plot(c["trial"][i], scale(c["best"][i]), marker="*", markersize=9, color=colour,
                         markeredgecolor="black", markeredgewidth=0.5)
+        ends = np.concatenate([scale(c["best"]) for c in d["tasks"][task].values()])
+        lo, hi = float(np.nanmin(ends)), float(np.nanmax(ends))
+        span = max(hi - lo, 1.0 if accuracy else 0.01)  # the curves fill the panel; far-off trials are cut
         ax.set(xlabel="trial", title=task, xlim=(0.5, d["trials"] + 0.5),
                ylabel=f"best validation {'accuracy (%)' if accuracy else 'loss'}")
+        if d["direction"] == "maximize":
+            ax.set_ylim(lo - span, min(hi + 0.3 * span, 100.0 + 0.1 * span) if accuracy else hi + 0.3 * span)
+        else:
+            ax.set_ylim(lo - 0.3 * span, hi + span)
     n = len(d["seeds"])
     model_legend(fig, models, ncols=2, labels=ModelLabels.of(results_dir).mapping(models, tasks),
                  title=f"{d['trials']} trials per model and task; a trial = mean over {n} seed{'s' if n != 1 else ''}")
-    fig.suptitle("Tuning: best validation score so far (dots: each trial; star: chosen)")
+    fig.suptitle("Tuning: best validation score so far")
     paths = style.save(fig, out_dir, "tuning", formats)
     what = "accuracy" if accuracy else "loss"
     return [{"name": "tuning", "paths": paths, "title": "Tuning on the validation split",
              "caption": (f"The best validation {what} so far (line) against the trial number, per model and task; "
-                         f"dots are the single trials (each the mean over {n} tuning seed{'s' if n != 1 else ''}), "
+                         f"dots are the single trials (each the mean over {n} tuning seed{'s' if n != 1 else ''}; "
+                         "trials far worse than the curves lie outside the axis), "
                          "crosses trials with a diverged or failed run (counted at chance), the star the chosen "
                          "configuration, which the study then refits for every seed and scores on test once. Every "
                          f"model had the same budget ({d['trials']} trials, TPE sampler). Look at whether the curves "

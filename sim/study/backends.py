@@ -183,7 +183,9 @@ def _run_locked(store, study, backend, workers, threads, scheduler, client, meth
     finally:
         runner.close()
         summary = runner.summary
-        if not runner.decided:  # nothing was computed: as a one-run study, serial
+        if runner.pool is not None and runner.pool.size:
+            summary["workers"] = runner.pool.size
+        elif runner.pool is not None:  # never started: no batch had more than one run to compute
             summary.update(backend="serial", workers=1, start_method=None)
         summary["seconds"] = time.perf_counter() - t0
         store.rebuild_table()
@@ -217,7 +219,6 @@ class _Runner:
                         "start_method": method if backend == "processes" else None, "run_seconds": 0.0}
         if study.tuning:
             self.summary["trial_runs"] = study.trial_runs()
-        self.decided = backend != "processes"  # the pool's size is decided by the first batch
 
     def run(self, specs):
         """Run the specs of ``specs`` that are not in the store yet (or failed, or corrupt)."""
@@ -242,13 +243,6 @@ class _Runner:
         if not todo:
             return
         todo.sort(key=lambda s: _cost(s, self.study), reverse=True)  # longest first balances the workers
-        if not self.decided:
-            self.decided = True
-            if min(self.workers, len(todo)) == 1:
-                self.backend = summary["backend"] = "serial"
-                summary["workers"], summary["start_method"] = 1, None
-            else:
-                summary["workers"] = min(self.workers, len(todo))
         for result, arrays in self._execute(todo):
             store.write_run(result, arrays)
             if time.perf_counter() - self.table_at >= self.table_every:  # keep table.csv recent, cheaply
@@ -270,7 +264,7 @@ class _Runner:
                 self.bar.set_postfix(failed=summary["failed"], diverged=summary["diverged"], refresh=False)
 
     def _execute(self, todo):
-        if self.backend == "serial":
+        if self.backend == "serial" or (self.pool is not None and self.pool.size is None and len(todo) == 1):
             for spec in todo:
                 yield execute_packed(spec, self.threads)
         elif self.backend == "processes":

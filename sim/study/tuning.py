@@ -156,8 +156,8 @@ def tune(study, execute, progress=None) -> dict:
         ``execute(specs) -> {run_id: result}``: make sure every run of ``specs`` (one round of
         every pair) is in the store and return their stored results (`sim.study.backends`).
     progress : callable, optional
-        ``progress(state)`` after every round and at the end, with the dict this function
-        returns so far (``stage`` is ``'tuning'`` until the last round is told).
+        ``progress(state)`` before the first round, after every round and at the end, with the
+        dict this function returns so far (``stage`` is ``'tuning'`` until the last round is told).
 
     Returns
     -------
@@ -178,6 +178,8 @@ def tune(study, execute, progress=None) -> dict:
         tuners.append(PairTuner(space, seed, t["direction"], t["startup"]))
     plan = rounds(t)
     state = {"stage": "tuning", "rounds": len(plan), "rounds_done": 0, "trials_done": 0, "pairs": pairs}
+    if progress is not None:
+        progress(state)
     for n in plan:
         asked = []
         for pair, tuner in zip(pairs, tuners):
