@@ -3,10 +3,10 @@
 ``tuning.json``
     The progress and every trial, rewritten (atomically) after each round: ``stage``
     ('tuning' or 'done'), ``rounds`` / ``rounds_done``, ``trials_done`` (per pair), the study's
-    ``metric``, ``direction``, ``trials``, ``batch``, ``seeds``, ``name`` and ``hash``
-    (:func:`study_hash`), and ``pairs``: per tuned (model, task) its ``space``, ``sampler_seed``,
-    ``trials`` (``number``, ``point``, ``value``, ``values`` and ``status`` per seed,
-    ``at_chance``, ``run_ids``) and ``best``. Read it with :func:`read_progress`.
+    ``metric``, ``direction``, ``trials``, ``batch``, ``seeds``, ``name``, ``hash``
+    (:func:`study_hash`) and ``optuna`` (its version), and ``pairs``: per tuned (model, task)
+    its ``space``, ``sampler_seed``, ``trials`` (``number``, ``point``, ``value``, ``values``
+    and ``status`` per seed, ``at_chance``, ``run_ids``) and ``best``. Read it with :func:`read_progress`.
 ``tuned.toml``
     The chosen configurations as presets, written when the stage ends: one ``[MODEL.TASK]``
     table per pair with ``model`` (registry name), ``trials`` (the budget), ``best_trial``,
@@ -51,7 +51,9 @@ def _header(study) -> dict:
 
 def write_progress(out, study, state: dict) -> Path:
     """Write ``tuning.json`` of ``state`` (`sim.study.tuning.tune`) into the directory ``out``."""
-    doc = {**_header(study), **{k: state[k] for k in ("stage", "rounds", "rounds_done", "trials_done", "pairs")}}
+    from importlib.metadata import version
+    doc = {**_header(study), **{k: state[k] for k in ("stage", "rounds", "rounds_done", "trials_done", "pairs")},
+           "optuna": version("optuna")}  # the sampler's proposals are reproducible for one Optuna version
     path = Path(out) / PROGRESS
     atomic_write(path, json.dumps(json.loads(canonical_json(doc)), indent=1, sort_keys=True) + "\n")
     return path
