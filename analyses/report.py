@@ -20,6 +20,7 @@ __all__ = ["build", "SECTIONS"]
 
 # (module, section title) in report order; modules marked optional may be absent
 SECTIONS = (
+    ("tuning", "Tuning", True),
     ("learning_curves", "Learning", False),
     ("generalization", "Generalization", False),
     ("continual", "Sequential learning", False),

@@ -65,10 +65,13 @@ def _cmd_run(args) -> int:
 def _cmd_study(args) -> int:
     from sim.study import config as _study
     from sim.study.backends import run_study
-    if args.quick and args.config:
+    if getattr(args, "quick", False) and args.config:
         raise ValidationError("--quick", args.config, "give either a CONFIG or --quick, not both")
-    config = "quick" if args.quick else (args.config or "default")
+    config = "quick" if getattr(args, "quick", False) else (args.config or "default")
     study = _study.load(config)  # validated before anything runs
+    if args.command == "tune" and not study.tuning:
+        raise ValidationError("config", config, "has no [tuning] table (trials = N) and no [models.<label>.search] "
+                              "space; `neurocompare study` runs a study without tuning")
     out = args.out or str(Path("results") / study.name)
     summary = run_study(study, out, workers=args.workers, scheduler=args.scheduler,
                         progress=not args.no_progress, retry_failed=not args.keep_failed,
@@ -78,6 +81,10 @@ def _cmd_study(args) -> int:
           f"{summary['diverged']} diverged, {summary['failed']} failed), {summary['skipped']} already "
           f"stored; {summary['seconds']:.1f} s wall clock ({summary['backend']}, "
           f"{summary['workers']} worker(s)) -> {out}")
+    if study.tuning:
+        t = study.tuning
+        print(f"tuning: {len(t['pairs'])} (model, task) pairs x {t['trials']} trials x {len(t['seeds'])} seeds "
+              f"({summary['trial_runs']} of the runs) by {t['metric']}; chosen parameters -> {summary['tuned']}")
     code = 1 if summary["failed"] else 0
     if not args.no_figures:
         code = max(code, _build_figures(out, args.figures))
@@ -117,6 +124,11 @@ def _cmd_status(args) -> int:
     status = st.status()
     table = st.table_state()
     if args.json:
+        if "trials" in status:
+            from sim.study import tuned
+            progress = tuned.read_progress(args.dir) or {}
+            status["trials"] = {k: v for k, v in status["trials"].items() if k != "ids" or args.ids}
+            status["tuning"] = {k: progress.get(k) for k in ("stage", "rounds", "rounds_done", "trials_done", "trials")}
         print(json.dumps({**{k: v for k, v in status.items() if k != "ids" or args.ids}, "table": table}))
         return 0
     if table != "current":
@@ -124,17 +136,38 @@ def _cmd_status(args) -> int:
         print(f"{args.dir}: table stale ({why}): rebuild with `neurocompare status {args.dir} "
               "--rebuild-table`", file=sys.stderr)
     name = manifest.get("name", "?")
+    if "trials" in status:
+        _print_tuning(args.dir, status["trials"])
     print(f"{args.dir}: study {name!r}, {status['total']} runs")
     for key in ("finished", "diverged", "failed", "pending"):
         extra = f" ({status['corrupt']} corrupt)" if key == "pending" and status["corrupt"] else ""
         print(f"  {key:<9} {status[key]:>5}{extra}")
     if args.ids:
         for key in ("diverged", "failed", "pending"):
-            for rid in status["ids"][key]:
-                info = manifest.get("runs", {}).get(rid, {})
+            for rid in status["ids"][key] + (status["trials"]["ids"][key] if "trials" in status else []):
+                info = manifest.get("runs", {}).get(rid) or manifest.get("trials", {}).get(rid, {})
                 print(f"  {key:<9} {rid}  {info.get('model', '?')} on {info.get('task', '?')}, "
                       f"seed {info.get('seed', '?')}, {info.get('kind', '?')}")
     return 0
+
+
+def _print_tuning(directory, trials) -> None:
+    """The tuning stage of a store: its progress (``tuning.json``) and its trial runs."""
+    from sim.study import tuned
+    progress = tuned.read_progress(directory) or {}
+    stage = progress.get("stage", "started")
+    rounds = f"round {progress.get('rounds_done', 0)} of {progress.get('rounds', '?')}"
+    print(f"{directory}: tuning {'done' if stage == 'done' else 'in progress'} ({rounds}, "
+          f"{progress.get('trials_done', 0)} of {progress.get('trials', '?')} trials per (model, task) by "
+          f"{progress.get('metric', '?')}); {trials['total']} trial runs: "
+          + ", ".join(f"{trials[k]} {k}" for k in ("finished", "diverged", "failed", "pending") if trials[k]))
+    for pair in progress.get("pairs", []):
+        best = pair.get("best") or {}
+        chance = sum(r["at_chance"] > 0 for r in pair.get("trials", []))
+        print(f"  {pair['model']} on {pair['task']}: best {best.get('value', float('nan')):.4f} (trial "
+              f"{best.get('number', '?')})" + (f"; {chance} trial(s) with a run at chance" if chance else ""))
+    if stage == "done":
+        print(f"  chosen parameters: {Path(directory) / tuned.PRESETS}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -155,23 +188,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_run)
     p = sub.add_parser("study", help="run a comparison study (tasks x models x seeds) into a results store",
                        description="Run a study; finished runs already in the store are skipped, so an "
-                                   "interrupted study resumes where it stopped.")
+                                   "interrupted study resumes where it stopped. A study with [tuning] "
+                                   "tunes first (as `neurocompare tune`).")
     p.add_argument("config", nargs="?", help="study TOML file or built-in name "
                    "(default: the default study, sim/study/builtin/default.toml)")
-    p.add_argument("--out", help="results directory (default: results/<study name>)")
-    p.add_argument("--workers", type=int, default=None,
-                   help="parallel workers (default: number of cores; 1 = serial)")
-    p.add_argument("--scheduler", help="Dask scheduler: 'local' starts a LocalCluster, or an address "
-                   "like tcp://host:8786 (needs neurocompare[dask])")
-    p.add_argument("--scheduler-timeout", type=float, default=10.0, metavar="SECONDS",
-                   help="seconds to wait for the Dask scheduler at an address (default 10)")
     p.add_argument("--quick", action="store_true", help="run the quick study (seconds)")
-    p.add_argument("--figures", default="figures", help="figures directory (default: figures)")
-    p.add_argument("--no-figures", action="store_true", help="do not call the analyses afterwards")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--keep-failed", action="store_true",
-                   help="do not retry runs recorded as failed (default: retry them)")
-    p.set_defaults(func=_cmd_study)
+    _study_arguments(p)
+    p = sub.add_parser("tune", help="run a study with [tuning]: tune each model per task, then its runs",
+                       description="Tune every (model, task) of a study with [tuning] on the validation "
+                                   "split (TPE, equal trial budgets), write tuned.toml into the store, then "
+                                   "run the study's runs with the chosen parameters; resumable like `study`.")
+    p.add_argument("config", help="study TOML file with a [tuning] table (e.g. studies/tuning_digits.toml)")
+    _study_arguments(p)
     p = sub.add_parser("status", help="finished / diverged / failed / pending runs of a results store")
     p.add_argument("dir", help="results directory")
     p.add_argument("--ids", action="store_true", help="list the runs that are not finished")
@@ -181,6 +209,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="rewrite table.csv from the run files first (refused while a study writes DIR)")
     p.set_defaults(func=_cmd_status)
     return parser
+
+
+def _study_arguments(p) -> None:
+    """The options `study` and `tune` share."""
+    p.add_argument("--out", help="results directory (default: results/<study name>)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="parallel workers (default: number of cores; 1 = serial)")
+    p.add_argument("--scheduler", help="Dask scheduler: 'local' starts a LocalCluster, or an address "
+                   "like tcp://host:8786 (needs neurocompare[dask])")
+    p.add_argument("--scheduler-timeout", type=float, default=10.0, metavar="SECONDS",
+                   help="seconds to wait for the Dask scheduler at an address (default 10)")
+    p.add_argument("--figures", default="figures", help="figures directory (default: figures)")
+    p.add_argument("--no-figures", action="store_true", help="do not call the analyses afterwards")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--keep-failed", action="store_true",
+                   help="do not retry runs recorded as failed (default: retry them)")
+    p.set_defaults(func=_cmd_study)
 
 
 def main(argv: list[str] | None = None) -> int:

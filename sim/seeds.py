@@ -20,10 +20,16 @@ generator                        derivation                                     
                                  ``crc32(what), round(level * 1e6)])``           copies of a study
 :func:`subsample_rng`            ``SeedSequence([root_seed, i,``                 nested training
                                  ``SUBSAMPLE_STREAM])``                          subsets of a study
+:func:`tuning_seed`              ``SeedSequence([root_seed, TUNING_STREAM,``     the TPE sampler of one
+                                 ``crc32(model), crc32(task)])``                 (model, task) of a
+                                 ``.generate_state(1)[0]``                       study's tuning stage
 ===============================  ==============================================  =====================
 
 The evaluation and subsample streams depend on the seed index, not on the model, so every model
-of a seed index sees the same noisy test copies and the same training subsets.
+of a seed index sees the same noisy test copies and the same training subsets. A tuning trial is
+an ordinary run of seed index ``i`` (its data split and model seed are those of index ``i``); only
+the proposals of its sampler come from :func:`tuning_seed`, one per (model, task) pair, so adding
+a model or a task to a study leaves the other pairs' trials unchanged.
 """
 
 from __future__ import annotations
@@ -35,10 +41,11 @@ import numpy as np
 from sim.validation import check_int
 
 __all__ = ["model_seed", "model_streams", "task_streams", "validation_rng", "eval_rng", "subsample_rng",
-           "EVAL_STREAM", "SUBSAMPLE_STREAM"]
+           "tuning_seed", "EVAL_STREAM", "SUBSAMPLE_STREAM", "TUNING_STREAM"]
 
 EVAL_STREAM = 1       # SeedSequence([root_seed, i, EVAL_STREAM, ...]): noisy / occluded test copies
 SUBSAMPLE_STREAM = 2  # SeedSequence([root_seed, i, SUBSAMPLE_STREAM]): nested train subsets
+TUNING_STREAM = 3     # SeedSequence([root_seed, TUNING_STREAM, crc32(model), crc32(task)]): samplers
 
 
 def model_seed(root_seed: int, index: int) -> int:
@@ -80,3 +87,12 @@ def subsample_rng(spec: dict) -> np.random.Generator:
     """Generator of the nested training subsets of a run spec's seed index (same for every model
     and every subset size)."""
     return np.random.default_rng(np.random.SeedSequence([spec["root_seed"], spec["seed"], SUBSAMPLE_STREAM]))
+
+
+
+def tuning_seed(root_seed: int, model: str, task: str) -> int:
+    """Seed of the TPE sampler that tunes study model ``model`` on study task ``task`` (labels):
+    the first 32-bit word of ``SeedSequence([root_seed, TUNING_STREAM, crc32(model), crc32(task)])``."""
+    key = [check_int("root_seed", root_seed, low=0), TUNING_STREAM, zlib.crc32(model.encode()),
+           zlib.crc32(task.encode())]
+    return int(np.random.SeedSequence(key).generate_state(1)[0])

@@ -75,7 +75,14 @@ def test_shipped_studies_validate_and_are_installed():
     assert default.model_for("mlp", "mnist1d") == (
         {**default.model_for("mlp", "digits")[0], **presets_mod.get("mlp_mnist1d")["params"]}, 150)
     assert quick.seeds == 2 and set(quick.tasks) == {"moons", "digits"}
-    for name in ("default", "quick", "factorial"):  # one copy: the top-level entries link to the packaged files
+    tuned = study_mod.load("tuning_digits")  # every model tuned with the same budget, then refitted
+    assert tuned.tuning["pairs"] == [[m, "digits"] for m in ("mlp", "hebbian", "random", "readout")]
+    assert tuned.tuning["trials"] == 24 and tuned.tuning["seeds"] == [0, 1, 2] and tuned.seeds == 10
+    assert "rule_params.k" in tuned.tuning["spaces"]["hebbian"]["digits"]
+    assert tuned.model_for("random", "digits")[0]["rule"] == "none"
+    assert quick.tuning is None and default.tuning is None
+    # one copy: the top-level entries link to the packaged files
+    for name in ("default", "quick", "factorial", "tuning_digits"):
         top = ROOT / "studies" / f"{name}.toml"
         assert top.is_symlink() and top.read_text() == study_mod.builtin(name).read_text()
     pyproject = (ROOT / "pyproject.toml").read_text()
@@ -183,7 +190,7 @@ def test_run_specs_live_in_one_module(tmp_path):
     s = study_mod.load(_write(tmp_path))
     assert spec_mod.run_specs(s) == s.runs()
     assert study_mod.run_id is spec_mod.run_id and study_mod.canonical_json is spec_mod.canonical_json
-    assert spec_mod.KINDS == ("standard", "subsample", "sequential")
+    assert spec_mod.KINDS == ("standard", "subsample", "sequential", "trial")  # trial: sim.study.tuning
     assert {r["evaluation"].get("probe") for r in s.runs()} == {spec_mod.PROBE_SIZE}
     assert {r["evaluation"].get("grid") for r in s.runs()} == {spec_mod.GRID_SIZE, None}  # none for sequential
     assert spec_mod.tuples({"hidden": [8, [1, 2]], "lr": 0.1, "x": "a"}) == {"hidden": (8, (1, 2)), "lr": 0.1, "x": "a"}

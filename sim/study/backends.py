@@ -7,6 +7,12 @@ study loses only the runs in flight, and re-running it picks up where it stopped
 draws only from its own seeds, so results are identical (bit for bit) whatever the backend,
 the worker count or the order of completion.
 
+A study with ``[tuning]`` first runs its tuning stage (`sim.study.tuning`): each round's trial
+runs are one batch on the same backend (one process pool or Dask cluster serves every batch) and
+go to the same store; then the ordinary runs, with the chosen parameters, are the last batch.
+The store's ``tuning.json`` shows the stage's progress, ``tuned.toml`` its choices
+(`sim.study.tuned`).
+
 BLAS threads: each run executes under ``threadpoolctl.threadpool_limits(blas_threads)`` (and
 pool workers are capped for their lifetime), with workers x threads <= cores enforced.
 Oversubscription is costly on the small matrices of these models: on a 2-core machine two
@@ -27,48 +33,22 @@ is turned into ``SystemExit(143)`` while a study runs in the main thread).
 from __future__ import annotations
 
 import contextlib
-import multiprocessing as mp
 import os
 import signal
 import sys
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import UTC, datetime
 from pathlib import Path
 
 from sim.errors import ValidationError
 from sim.study.config import load as load_study
-from sim.study.dask_backend import connect, failed_result, run_on_dask
+from sim.study.dask_backend import connect, run_on_dask
+from sim.study.pool import WorkerPool, pool_start_method, prestart_forkserver
 from sim.study.store import DONE, TABLE_EVERY, Store
 from sim.study.worker import execute_packed
 
 __all__ = ["run_study", "cores", "pool_start_method", "DEFAULT_BLAS_THREADS"]
-
-# Start method of the process pool (override: environment variable NEUROCOMPARE_MP_START).
-# Measured on the quick study (2 cores): "fork" starts 2 workers in ~0.01 s and they inherit the
-# loaded tasks; "forkserver" first starts a fresh interpreter that imports numpy, scipy,
-# scikit-learn and sim (~0.8 s), which cut the 2-worker speed-up of the quick study from 1.8x
-# to about 1.0-1.3x. Forking is unsafe only when other threads may hold locks, so "fork" is
-# used on Linux when the parent runs no other Python thread (OpenBLAS's own threads are
-# fork-safe: OpenBLAS re-initializes them in the child) and before Python 3.12 (which warns on
-# any fork of a multi-threaded process); otherwise "forkserver" (or "spawn" where it is absent).
-def pool_start_method() -> str:
-    """The multiprocessing start method the process pool will use now (see above)."""
-    method = os.environ.get("NEUROCOMPARE_MP_START")
-    if method:
-        if method not in mp.get_all_start_methods():
-            raise ValidationError("NEUROCOMPARE_MP_START", method,
-                                  f"valid: {', '.join(mp.get_all_start_methods())}")
-        return method
-    if sys.platform.startswith("linux") and sys.version_info < (3, 12) and threading.active_count() == 1:
-        return "fork"
-    return "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
-
-
-_PRELOAD = ["sim.study.worker", "sim.study.store", "sim.models", "sim.tasks", "sklearn.datasets",
-            "sklearn.model_selection"]
-
 
 # BLAS threads per run. The models' matrices are small (batches of 20-100 x a few hundred
 # units): one thread was fastest in every measurement on this 2-core machine, serial runs
@@ -136,7 +116,9 @@ def run_study(config, out=None, *, workers: int | None = None, scheduler: str | 
     dict
         ``out``, ``total``, ``skipped``, ``computed``, ``finished``, ``diverged``, ``failed``,
         ``corrupt`` (ids of corrupt files that were recomputed), ``backend``, ``workers``,
-        ``seconds`` (wall clock) and ``run_seconds`` (sum over computed runs).
+        ``seconds`` (wall clock) and ``run_seconds`` (sum over computed runs); the counts cover
+        trial runs too. A tuning study's also has ``trial_runs`` (how many) and ``tuned`` (the
+        path of ``tuned.toml``).
 
     Raises
     ------
@@ -147,9 +129,8 @@ def run_study(config, out=None, *, workers: int | None = None, scheduler: str | 
     """
     method = pool_start_method()
     if scheduler is None and workers != 1 and method == "forkserver":
-        _prestart_forkserver()  # the server process starts while the config is validated
+        prestart_forkserver()  # the server process starts while the config is validated
     study = load_study(config)
-    specs = study.runs()
     out = Path(out) if out is not None else Path("results") / study.name
     n_cores = cores()
     if workers is None:
@@ -170,79 +151,147 @@ def run_study(config, out=None, *, workers: int | None = None, scheduler: str | 
         with store.writer_lock(), _sigterm_exits():
             if on_start is not None:
                 on_start(study, out)
-            return _run_locked(store, study, specs, backend, workers, threads, scheduler, client,
+            return _run_locked(store, study, backend, workers, threads, scheduler, client,
                                method, progress, retry_failed, log)
     finally:
         if client is not None:
             client.close()
 
 
-def _run_locked(store, study, specs, backend, workers, threads, scheduler, client, method,
-                progress, retry_failed, log):
-    """The body of `run_study` once everything is validated and the store's lock is held."""
-    out = store.path
-    store.begin(study, specs)
-    todo, skipped, corrupt = [], 0, []
-    for spec in specs:
-        state = store.check(spec["run_id"])
-        if state in DONE or (state == "failed" and not retry_failed):
-            skipped += 1
-            continue
-        if state == "corrupt":
-            log(f"run {spec['run_id']}: corrupt file ({_corrupt_reason(store, spec['run_id'])}); "
-                "moved to runs/corrupt/ and recomputed")
-            store.quarantine(spec["run_id"])
-            corrupt.append(spec["run_id"])
-        todo.append(spec)
-    todo.sort(key=lambda s: _cost(s, study), reverse=True)  # longest first balances the workers
-    if backend == "processes":
-        workers = min(workers, max(1, len(todo)))
-        if workers == 1:
-            backend = "serial"
-    summary = {"out": str(out), "study": study.name, "total": len(specs), "skipped": skipped,
-               "computed": 0, "finished": 0, "diverged": 0, "failed": 0, "corrupt": corrupt,
-               "backend": backend, "workers": 1 if backend == "serial" else workers,
-               "blas_threads": threads, "start_method": method if backend == "processes" else None,
-               "run_seconds": 0.0}
+def _run_locked(store, study, backend, workers, threads, scheduler, client, method, progress, retry_failed, log):
+    """The body of `run_study` once everything is validated and the store's lock is held: the
+    tuning stage (if any, `sim.study.tuning`), then the ordinary runs."""
+    specs = study.runs()
+    runner = _Runner(store, study, backend, workers, threads, scheduler, client, method, retry_failed, log,
+                     _progress_bar(study.trial_runs() + len(specs), study.name, progress))
     started, t0 = datetime.now(UTC), time.perf_counter()
-    run_seconds = {}
-    bar = _progress_bar(len(todo), study.name, progress)
-    table_at, table_every = time.perf_counter(), TABLE_EVERY
+    trials = []
     try:
-        if todo:
-            for result, arrays in _execute(backend, todo, workers, threads, scheduler, method, client):
-                store.write_run(result, arrays)
-                if time.perf_counter() - table_at >= table_every:  # keep table.csv recent, cheaply
-                    t = time.perf_counter()
-                    store.rebuild_table()
-                    table_at = time.perf_counter()
-                    table_every = max(TABLE_EVERY, 20 * (table_at - t))
-                status = result["status"]
-                summary["computed"] += 1
-                summary[status] = summary.get(status, 0) + 1
-                summary["run_seconds"] += result["seconds"]
-                run_seconds[result["run_id"]] = result["seconds"]
-                if status == "failed":
-                    log(f"run {result['run_id']} ({result['config']['model']} on "
-                        f"{result['config']['task']}, seed {result['config']['seed']}) failed: {result['error']}")
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix(failed=summary["failed"], diverged=summary["diverged"], refresh=False)
+        if study.tuning:
+            from sim.study import tuned, tuning
+
+            def execute(round_specs):
+                trials.extend(round_specs)
+                store.begin(study, [], trials)
+                runner.run(round_specs)
+                return {s["run_id"]: store.load_run(s["run_id"]) for s in round_specs}
+            state = tuning.tune(study, execute, progress=lambda st: tuned.write_progress(store.path, study, st))
+            runner.summary["tuned"] = str(tuned.write_presets(store.path, study, state))
+            specs = study.with_params(state["params"]).runs()
+        store.begin(study, specs, trials)
+        runner.run(specs)
     finally:
-        if bar is not None:
-            bar.close()
+        runner.close()
+        summary = runner.summary
+        if runner.pool is not None and runner.pool.size:
+            summary["workers"] = runner.pool.size
+        elif runner.pool is not None:  # never started: no batch had more than one run to compute
+            summary.update(backend="serial", workers=1, start_method=None)
         summary["seconds"] = time.perf_counter() - t0
         store.rebuild_table()
         manifest = store.manifest()
-        manifest.setdefault("run_seconds", {}).update(run_seconds)
+        manifest.setdefault("run_seconds", {}).update(runner.run_seconds)
         manifest.setdefault("invocations", []).append({
             "started": started.isoformat(timespec="seconds"),
             "finished": datetime.now(UTC).isoformat(timespec="seconds"),
             **{k: v for k, v in summary.items() if k not in ("out", "corrupt")},
-            "corrupt_recomputed": len(corrupt)})
+            "corrupt_recomputed": len(summary["corrupt"])})
         manifest["updated"] = datetime.now(UTC).isoformat(timespec="seconds")
         store.write_manifest(manifest)
     return summary
+
+
+class _Runner:
+    """Executes batches of run specs on one backend for a whole study (one process pool or Dask
+    cluster for every batch), writing each result as it arrives and counting in ``summary``."""
+
+    def __init__(self, store, study, backend, workers, threads, scheduler, client, method, retry_failed, log, bar):
+        self.store, self.study, self.backend, self.workers = store, study, backend, workers
+        self.threads, self.scheduler, self.client, self.method = threads, scheduler, client, method
+        self.retry_failed, self.log, self.bar = retry_failed, log, bar
+        self.pool = WorkerPool(workers, threads, method) if backend == "processes" else None
+        self.cluster = None
+        self.run_seconds = {}
+        self.table_at, self.table_every = time.perf_counter(), TABLE_EVERY
+        self.summary = {"out": str(store.path), "study": study.name, "total": 0, "skipped": 0, "computed": 0,
+                        "finished": 0, "diverged": 0, "failed": 0, "corrupt": [], "backend": backend,
+                        "workers": 1 if backend == "serial" else workers, "blas_threads": threads,
+                        "start_method": method if backend == "processes" else None, "run_seconds": 0.0}
+        if study.tuning:
+            self.summary["trial_runs"] = study.trial_runs()
+
+    def run(self, specs):
+        """Run the specs of ``specs`` that are not in the store yet (or failed, or corrupt)."""
+        summary, store = self.summary, self.store
+        todo, skipped = [], 0
+        for spec in specs:
+            state = store.check(spec["run_id"])
+            if state in DONE or (state == "failed" and not self.retry_failed):
+                skipped += 1
+                continue
+            if state == "corrupt":
+                self.log(f"run {spec['run_id']}: corrupt file ({_corrupt_reason(store, spec['run_id'])}); "
+                         "moved to runs/corrupt/ and recomputed")
+                store.quarantine(spec["run_id"])
+                summary["corrupt"].append(spec["run_id"])
+            todo.append(spec)
+        summary["total"] += len(specs)
+        summary["skipped"] += skipped
+        if self.bar is not None and skipped:
+            self.bar.total -= skipped
+            self.bar.refresh()
+        if not todo:
+            return
+        todo.sort(key=lambda s: _cost(s, self.study), reverse=True)  # longest first balances the workers
+        for result, arrays in self._execute(todo):
+            store.write_run(result, arrays)
+            if time.perf_counter() - self.table_at >= self.table_every:  # keep table.csv recent, cheaply
+                t = time.perf_counter()
+                store.rebuild_table()
+                self.table_at = time.perf_counter()
+                self.table_every = max(TABLE_EVERY, 20 * (self.table_at - t))
+            status = result["status"]
+            summary["computed"] += 1
+            summary[status] = summary.get(status, 0) + 1
+            summary["run_seconds"] += result["seconds"]
+            self.run_seconds[result["run_id"]] = result["seconds"]
+            if status == "failed":
+                cfg = result["config"]
+                self.log(f"run {result['run_id']} ({cfg['model']} on {cfg['task']}, seed {cfg['seed']}) failed: "
+                         f"{result['error']}")
+            if self.bar is not None:
+                self.bar.update(1)
+                self.bar.set_postfix(failed=summary["failed"], diverged=summary["diverged"], refresh=False)
+
+    def _execute(self, todo):
+        if self.backend == "serial" or (self.pool is not None and self.pool.size is None and len(todo) == 1):
+            for spec in todo:
+                yield execute_packed(spec, self.threads)
+        elif self.backend == "processes":
+            yield from self.pool.run(execute_packed, todo)
+        else:
+            yield from run_on_dask(todo, self.workers, self.threads, "study", self._dask_client())
+
+    def _dask_client(self):
+        """The Dask client of the study: the connected one, or a LocalCluster's started at the first batch."""
+        if self.client is None:
+            import logging
+
+            from distributed import Client, LocalCluster
+            self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
+                                        dashboard_address=None, silence_logs=logging.ERROR)
+            self.client = Client(self.cluster)
+        return self.client
+
+    def close(self):
+        """Close the progress bar and the pool or LocalCluster this runner started."""
+        if self.bar is not None:
+            self.bar.close()
+        if self.pool is not None:
+            self.pool.close()
+        if self.cluster is not None:
+            self.client.close()
+            self.cluster.close()
 
 
 @contextlib.contextmanager
@@ -308,45 +357,3 @@ def _progress_bar(total, name, progress):
     class Bar(tqdm):
         monitor_interval = 0  # no monitor thread: the pool may fork after the bar exists
     return Bar(total=total, desc=name, unit="run", smoothing=0.05, dynamic_ncols=True)
-
-
-def _execute(backend, todo, workers, threads, scheduler, method, client=None):
-    if backend == "serial":
-        for spec in todo:
-            yield execute_packed(spec, threads)
-    elif backend == "processes":
-        yield from _pool(todo, workers, threads, method)
-    else:
-        yield from run_on_dask(todo, workers, threads, scheduler, client)
-
-
-def _init_worker(threads):
-    """Pool initializer: cap BLAS / OpenMP threads of this worker process for its lifetime."""
-    from threadpoolctl import threadpool_limits
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's study handler (fork)
-    threadpool_limits(threads)
-
-
-def _prestart_forkserver():
-    """Start the forkserver now (it imports numpy, scikit-learn and sim in the background)."""
-    from multiprocessing import forkserver
-    mp.get_context("forkserver").set_forkserver_preload(_PRELOAD)
-    forkserver.ensure_running()
-
-
-def _pool(todo, workers, threads, method):
-    ctx = mp.get_context(method)
-    if method == "forkserver":
-        _prestart_forkserver()
-    executor = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                                   initargs=(threads,))
-    try:
-        futures = {executor.submit(execute_packed, spec, threads): spec for spec in todo}
-        for future in as_completed(futures):
-            spec = futures.pop(future)
-            try:
-                yield future.result()
-            except Exception as exc:  # a worker died (BrokenProcessPool) or could not pickle
-                yield failed_result(spec, exc)
-    finally:
-        executor.shutdown(wait=True, cancel_futures=True)

@@ -24,9 +24,16 @@ Schema (see ``sim/study/builtin/quick.toml``)::
                               # (lists become tuples)
     [models.<label>.tasks.<task label>]   # per-task: param overrides, epochs, or a preset
                               # (a task preset replaces the model-level params for that task)
+    [models.<label>.search]   # a search space: lr = { log = [1e-4, 1e-1] }, x = { low, high },
+                              # n = { int = [1, 8] }, w_inh = [0.0, 0.3] (choices), dotted names
+                              # (rule_params.k) reach into tables; see sim.study.search
+    [models.<label>.tasks.<task label>.search]   # merged over the model's space for that task
     [conditions]              # noise = [std...], occlusion = [fraction...],
                               # train_per_class = [n...] or {sizes = [...], tasks = [...]},
                               # sequential = {tasks = [...], first = [...], second = [...]}
+    [tuning]                  # trials = N (every tuned model), batch = 4, startup = 10,
+                              # metric = "val_accuracy" | "val_loss", seeds = [0, 1, 2] (or 3),
+                              # tasks = [...], models = [...]; see sim.study.tuning
 
 Seeds: every derivation (the model seed of seed index ``i``, the robustness and subsample
 streams shared by all models of that index) is in `sim.seeds`, which documents each stream.
@@ -35,6 +42,7 @@ streams shared by all models of that index) is in `sim.seeds`, which documents e
 from __future__ import annotations
 
 import copy
+import dataclasses
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -71,9 +79,16 @@ class Study:
         bool, "tasks": {task label: the config's overrides}, "params_by_task": {task label:
         {...}}, "epochs_by_task": {task label: int}}``, in config order; params are the full
         constructor parameters without ``seed`` (see :meth:`model_for`).
+        A model's ``search`` is ``{task label: {name: dimension}}`` (`sim.study.search`;
+        empty where nothing is searched).
     conditions : dict
         ``noise``, ``occlusion`` (lists), ``train_per_class`` (``{"sizes", "tasks"}`` or None),
         ``sequential`` (``{"tasks", "first", "second", "epochs"}`` or None).
+    tuning : dict or None
+        The tuning stage (`sim.study.search.parse_tuning`: ``trials``, ``batch``, ``startup``,
+        ``metric``, ``direction``, ``seeds``, ``pairs``, ``spaces``), or None. `sim.study.tuning`
+        runs it before the other runs, which then use the chosen parameters
+        (:meth:`with_params`); :meth:`runs` alone gives them with the configured parameters.
     raw : dict
         The config as parsed from TOML.
     source : str
@@ -91,11 +106,25 @@ class Study:
     conditions: dict
     raw: dict = field(repr=False, default_factory=dict)
     source: str = ""
+    tuning: dict | None = None
 
     def model_for(self, model_label: str, task_label: str) -> tuple[dict, int]:
         """Constructor parameters (no seed) and epochs of model ``model_label`` on ``task_label``."""
         m = self.models[model_label]
         return m["params_by_task"][task_label], m["epochs_by_task"][task_label]
+
+    def with_params(self, chosen: dict) -> Study:
+        """A copy of this study whose model ``m`` has constructor parameters ``chosen[(m, t)]`` on
+        task ``t`` (the tuned configurations; other pairs as configured)."""
+        models = copy.deepcopy(self.models)
+        for (m_label, t_label), params in chosen.items():
+            models[m_label]["params_by_task"][t_label] = copy.deepcopy(params)
+        return dataclasses.replace(self, models=models)
+
+    def trial_runs(self) -> int:
+        """The number of tuning runs: (model, task) pairs x trials x tuning seeds (0 untuned)."""
+        t = self.tuning
+        return len(t["pairs"]) * t["trials"] * len(t["seeds"]) if t else 0
 
     def runs(self) -> list[dict]:
         """The study expanded into run specs (JSON-ready dicts), in a stable order.
@@ -111,9 +140,14 @@ class Study:
         """One line: the numbers of tasks, models, seeds and runs (per kind)."""
         runs = self.runs()
         kinds = {k: sum(r["kind"] == k for r in runs) for k in KINDS}
-        return (f"study {self.name!r}: {len(self.tasks)} tasks x {len(self.models)} models x "
+        line = (f"study {self.name!r}: {len(self.tasks)} tasks x {len(self.models)} models x "
                 f"{self.seeds} seeds -> {len(runs)} runs ("
                 + ", ".join(f"{n} {k}" for k, n in kinds.items() if n) + ")")
+        if self.tuning:
+            t = self.tuning
+            line += (f", after tuning {len(t['pairs'])} (model, task) pairs x {t['trials']} trials x "
+                     f"{len(t['seeds'])} seeds -> {self.trial_runs()} trial runs")
+        return line
 
 
 def builtin_names() -> list[str]:

@@ -1,8 +1,9 @@
 """Validation of a study config, each error naming its key path.
 
 :func:`validate` checks a parsed TOML dict section by section (the top-level keys, the tasks,
-the models with their presets and random-features controls, the conditions) and returns the
-fields of a `sim.study.Study`; `sim.study.config.parse` calls it. The helpers below it are
+the models with their presets, random-features controls and search spaces, the conditions, the
+tuning stage) and returns the fields of a `sim.study.Study`; `sim.study.config.parse` calls it.
+Search spaces and ``[tuning]`` are checked by `sim.study.search`. The helpers below it are
 private: type checks that name the key (``models.mlp.lr``), as `sim.validation` does for
 function arguments (integers are checked by `sim.validation.check_int` itself).
 """
@@ -16,15 +17,16 @@ import numpy as np
 from sim import models, tasks
 from sim.errors import ValidationError
 from sim.models import presets
+from sim.study.search import check_space, parse_space, parse_tuning
 from sim.study.spec import canonical_json, tuples
 from sim.validation import check_int
 
 __all__ = ["validate", "TOP_KEYS", "SPLITS", "MODEL_KEYS"]
 
 TOP_KEYS = ("name", "description", "root_seed", "seeds", "epochs", "split", "tasks", "models",
-            "conditions")
+            "conditions", "tuning")
 SPLITS = ("per_seed", "fixed")
-MODEL_KEYS = ("model", "preset", "epochs", "tasks", "random_control")
+MODEL_KEYS = ("model", "preset", "epochs", "tasks", "random_control", "search")
 CONDITION_KEYS = ("noise", "occlusion", "train_per_class", "sequential")
 SEQUENTIAL_KEYS = ("tasks", "first", "second", "epochs")
 
@@ -43,7 +45,7 @@ def validate(raw: dict, default_name: str = "study") -> dict:
     -------
     dict
         ``name``, ``description``, ``root_seed``, ``seeds``, ``epochs``, ``split``, ``tasks``,
-        ``models`` and ``conditions``: the fields of a `sim.study.Study` (see there) but
+        ``models``, ``conditions`` and ``tuning``: the fields of a `sim.study.Study` (see there) but
         ``raw`` and ``source``.
 
     Raises
@@ -71,9 +73,11 @@ def validate(raw: dict, default_name: str = "study") -> dict:
     model_info = {label: _parse_model(label, spec, epochs, task_info)
                   for label, spec in raw["models"].items()}
     conditions = _parse_conditions(raw.get("conditions", {}), task_info)
+    tuning = parse_tuning(raw.get("tuning"), {label: m["search"] for label, m in model_info.items()},
+                          task_info, {label: t["n_val"] for label, t in task_info.items()})
     return {"name": name, "description": description, "root_seed": root_seed, "seeds": seeds,
             "epochs": epochs, "split": split, "tasks": task_info, "models": model_info,
-            "conditions": conditions}
+            "conditions": conditions, "tuning": tuning}
 
 
 def _table(path, value):
@@ -131,7 +135,8 @@ def _parse_task(label, spec):
         raise _relabel(exc, path) from None
     params = {k: v for k, v in task.meta["params"].items() if k != "seed"}
     counts = np.bincount(task.y_train, minlength=task.n_classes)
-    return {"task": name.lower(), "params": params, "n_train": task.n_train, "n_test": task.n_test,
+    return {"task": name.lower(), "params": params, "n_train": task.n_train, "n_val": task.n_val,
+            "n_test": task.n_test,
             "n_features": task.n_features, "n_classes": task.n_classes,
             "min_class": int(counts[counts > 0].min())}
 
@@ -157,16 +162,18 @@ def _parse_model(label, spec, default_epochs, task_info):
     if "epochs" in spec:
         epochs = check_int(f"{path}.epochs", spec.pop("epochs"), low=1)
     overrides = _table(f"{path}.tasks", spec.pop("tasks", {}))
+    model_space = parse_space(f"{path}.search", spec.pop("search")) if "search" in spec else {}
     params.update(tuples(spec))
     base = _build_params(path, name, presets.random_control_params(params, name) if control else params)
     for t_label in overrides:
         if t_label not in task_info:
             raise ValidationError(f"{path}.tasks.{t_label}", overrides[t_label],
                                   f"not a task of this study; tasks: {', '.join(task_info)}")
-    by_task, epochs_by_task, task_overrides = {}, {}, {}
+    by_task, epochs_by_task, task_overrides, search = {}, {}, {}, {}
     for t_label in task_info:
         t_path = f"{path}.tasks.{t_label}"
         over = dict(_table(t_path, overrides.get(t_label, {})))
+        task_space = parse_space(f"{t_path}.search", over.pop("search")) if "search" in over else {}
         task_overrides[t_label] = tuples(dict(over))
         t_params, t_epochs = params, epochs
         if "preset" in over:  # a task preset replaces the model-level parameters
@@ -183,8 +190,13 @@ def _parse_model(label, spec, default_epochs, task_info):
         else:
             by_task[t_label] = base
         epochs_by_task[t_label] = t_epochs
+        search[t_label] = {**model_space, **task_space}  # the task's entries replace the model's
+        paths = {**{n: f"{path}.search" for n in model_space}, **{n: f"{t_path}.search" for n in task_space}}
+        check_space(search[t_label], paths, name, by_task[t_label], control,
+                    lambda where, p: _build_params(where, name, p))
     return {"model": name, "epochs": epochs, "params": base, "random_control": control,
-            "tasks": task_overrides, "params_by_task": by_task, "epochs_by_task": epochs_by_task}
+            "tasks": task_overrides, "params_by_task": by_task, "epochs_by_task": epochs_by_task,
+            "search": search}
 
 
 def _preset(path, value):

@@ -25,10 +25,10 @@ from sim import tasks
 from sim.errors import ValidationError
 from sim.seeds import model_seed, subsample_rng
 
-__all__ = ["KINDS", "PROBE_SIZE", "GRID_SIZE", "canonical_json", "run_id", "run_specs", "tuples",
+__all__ = ["KINDS", "PROBE_SIZE", "GRID_SIZE", "canonical_json", "run_id", "run_specs", "trial_specs", "tuples",
            "load_task", "training_task", "training_rows"]
 
-KINDS = ("standard", "subsample", "sequential")
+KINDS = ("standard", "subsample", "sequential", "trial")
 PROBE_SIZE = 500      # fixed probe set: the first min(PROBE_SIZE, n_test) test samples
 GRID_SIZE = 200       # decision-boundary grid for 2-D tasks
 _ROW_TAG = "spec_row_train"  # per-sample meta entry that follows the training rows (sim.tasks)
@@ -91,7 +91,7 @@ def run_specs(study) -> list[dict]:
     evaluation = {"noise": list(cond["noise"]), "occlusion": list(cond["occlusion"]),
                   "probe": PROBE_SIZE, "grid": GRID_SIZE}
     specs = []
-    for t_label, t in study.tasks.items():
+    for t_label in study.tasks:
         variants = [("standard", {}, evaluation)]
         tpc = cond["train_per_class"]
         if tpc and t_label in tpc["tasks"]:
@@ -100,25 +100,47 @@ def run_specs(study) -> list[dict]:
         if seq and t_label in seq["tasks"]:
             variants.append(("sequential", {"first": list(seq["first"]), "second": list(seq["second"])},
                              {"probe": PROBE_SIZE}))
-        for m_label, m in study.models.items():
+        for m_label in study.models:
             params, epochs = study.model_for(m_label, t_label)
             for i in range(study.seeds):
                 for kind, condition, ev in variants:
                     ep = epochs
                     if kind == "sequential" and seq.get("epochs") is not None:
                         ep = seq["epochs"]
-                    spec = {
-                        "task": t_label, "task_name": t["task"], "task_params": t["params"],
-                        "task_seed": i if study.split == "per_seed" else 0,
-                        "model": m_label, "model_name": m["model"], "params": params,
-                        "epochs": ep, "seed": i, "root_seed": study.root_seed,
-                        "model_seed": model_seed(study.root_seed, i),
-                        "kind": kind, "condition": condition, "evaluation": ev,
-                        "version": sim.__version__,
-                    }
-                    spec = json.loads(canonical_json(spec))  # tuples -> lists, plain types
-                    specs.append({"run_id": run_id(spec), **spec})
+                    specs.append(_spec(study, t_label, m_label, params, ep, i, kind, condition, ev))
     return specs
+
+
+def trial_specs(study, model: str, task: str, number: int, params: dict) -> list[dict]:
+    """The runs of tuning trial ``number`` of study model ``model`` on study task ``task``.
+
+    One ``kind = "trial"`` run per tuning seed index (``study.tuning["seeds"]``): the standard
+    run of that seed index (same data split, model seed and epochs) with constructor
+    ``params``, ``condition = {"trial": number}`` and no robustness evaluation or arrays.
+
+    Returns
+    -------
+    list of dict
+        Run specs as :func:`run_specs` makes them, in seed order.
+    """
+    epochs = study.model_for(model, task)[1]
+    return [_spec(study, task, model, params, epochs, i, "trial", {"trial": int(number)}, {})
+            for i in study.tuning["seeds"]]
+
+
+def _spec(study, t_label, m_label, params, epochs, i, kind, condition, evaluation):
+    t = study.tasks[t_label]
+    spec = {
+        "task": t_label, "task_name": t["task"], "task_params": t["params"],
+        "task_seed": i if study.split == "per_seed" else 0,
+        "model": m_label, "model_name": study.models[m_label]["model"], "params": params,
+        "epochs": epochs, "seed": i, "root_seed": study.root_seed,
+        "model_seed": model_seed(study.root_seed, i),
+        "kind": kind, "condition": condition, "evaluation": evaluation,
+        "version": sim.__version__,
+    }
+    spec = json.loads(canonical_json(spec))  # tuples -> lists, plain types
+    return {"run_id": run_id(spec), **spec}
 
 
 @functools.lru_cache(maxsize=8)
@@ -151,7 +173,7 @@ def training_task(spec: dict, task: tasks.Task) -> tasks.Task:
     Returns
     -------
     sim.tasks.Task
-        ``task`` itself for a standard run; for a subsample run the nested subset
+        ``task`` itself for a standard or trial run; for a subsample run the nested subset
         ``sim.tasks.subsample(task, train_per_class, sim.seeds.subsample_rng(spec))``.
 
     Raises
@@ -160,12 +182,12 @@ def training_task(spec: dict, task: tasks.Task) -> tasks.Task:
         For a sequential run (it trains on two class subsets in turn).
     """
     kind = spec["kind"]
-    if kind == "standard":
+    if kind in ("standard", "trial"):
         return task
     if kind == "subsample":
         return tasks.subsample(task, spec["condition"]["train_per_class"], subsample_rng(spec))
     raise ValidationError("kind", kind, "has no single training set (a sequential run trains on "
-                          "the classes 'first', then on 'second'); valid: standard, subsample")
+                          "the classes 'first', then on 'second'); valid: standard, subsample, trial")
 
 
 def training_rows(spec: dict, task: tasks.Task) -> np.ndarray:

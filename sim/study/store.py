@@ -3,7 +3,7 @@
 Layout of a store ``DIR``::
 
     manifest.json        config (as parsed), task labels in config order, expected runs,
-                         versions, root seed, host, timings
+                         tuning trial runs (``trials``), versions, root seed, host, timings
     runs/<run_id>.json   one run, canonical JSON on one line (``python -m json.tool`` shows
                          it): run_id, config (the run spec), status (finished / diverged /
                          failed), error, traceback, history (`History.to_dict`), evaluation
@@ -16,6 +16,8 @@ Layout of a store ``DIR``::
                          by run_id, epoch; rebuilt from the run files by the writer (at least
                          every `TABLE_EVERY` seconds and when a study ends or is interrupted),
                          :meth:`Store.table_state` tells whether it is current
+    tuning.json          a tuning study's progress and trials; tuned.toml its chosen
+                         parameters (`sim.study.tuned`)
     .lock                held (``fcntl.flock``) by the one process writing the store, see
                          :meth:`Store.writer_lock`; records its pid, host and start time
 
@@ -135,9 +137,9 @@ class Store:
         self.path.mkdir(parents=True, exist_ok=True)
         atomic_write(self.manifest_path, json.dumps(manifest, indent=1, sort_keys=True, default=str))
 
-    def begin(self, study, specs: list[dict]) -> dict:
+    def begin(self, study, specs: list[dict], trials=()) -> dict:
         """Create the directory and write the manifest of ``study`` (runs pending until written);
-        return the manifest."""
+        ``trials`` are the tuning runs asked so far (`sim.study.tuning`). Return the manifest."""
         self.runs_dir.mkdir(parents=True, exist_ok=True)
         for stale in self.runs_dir.glob(".*.tmp"):  # left by a killed writer: never read
             with contextlib.suppress(OSError):
@@ -149,11 +151,11 @@ class Store:
             "tasks": list(study.tasks),  # config order (the JSON sorts the config's keys)
             "versions": versions(), "host": socket.gethostname(), "platform": platform.platform(),
             "created": old.get("created", _now()), "updated": _now(),
-            "runs": {s["run_id"]: {k: s[k] for k in ("task", "model", "model_name", "kind", "seed",
-                                                     "model_seed", "task_seed", "condition")}
-                     for s in specs},
+            "runs": {s["run_id"]: _info(s) for s in specs},
             "run_seconds": old.get("run_seconds", {}), "invocations": old.get("invocations", []),
         }
+        if study.tuning:
+            manifest["trials"] = {s["run_id"]: _info(s) for s in trials}
         self.write_manifest(manifest)
         return manifest
 
@@ -244,16 +246,21 @@ class Store:
                 os.replace(path, target / f"{path.name}.{stamp}")
 
     def run_ids(self) -> list[str]:
-        """Ids of the runs in the manifest, or of all run files when there is no manifest."""
+        """Ids of the runs in the manifest (not its trials), or of all run files without a manifest."""
         manifest = self.manifest()
-        if manifest.get("runs"):
+        if manifest.get("runs") or "trials" in manifest:
             return sorted(manifest["runs"])
         return sorted(p.stem for p in self.runs_dir.glob("*.json"))
 
-    def runs(self, *, include_failed: bool = True) -> list[dict]:
-        """Verified results of the study's runs (corrupt and missing ones left out), by run_id."""
+    def trial_ids(self) -> list[str]:
+        """Ids of the tuning trial runs asked so far (the manifest's ``trials``)."""
+        return sorted(self.manifest().get("trials") or {})
+
+    def runs(self, *, include_failed: bool = True, trials: bool = False) -> list[dict]:
+        """Verified results of the study's runs (corrupt and missing ones left out), by run_id;
+        with ``trials``, of its tuning trial runs instead (`sim.study.tuning`)."""
         out = []
-        for rid in self.run_ids():
+        for rid in self.trial_ids() if trials else self.run_ids():
             try:
                 result = self.load_run(rid)
             except (FileNotFoundError, CorruptRun):
@@ -270,10 +277,12 @@ class Store:
         with np.load(self.npz_path(run_id), allow_pickle=False) as data:
             return {k: data[k] for k in data.files}
 
-    def status(self) -> dict:
-        """Counts and run ids per state: finished, diverged, failed, pending (missing or corrupt)."""
+    def status(self, trials: bool = False) -> dict:
+        """Counts and run ids per state: finished, diverged, failed, pending (missing or corrupt);
+        a tuning study's dict also has ``trials``: the same for its trial runs."""
+        ids = self.trial_ids() if trials else self.run_ids()
         states = {"finished": [], "diverged": [], "failed": [], "pending": [], "corrupt": []}
-        for rid in self.run_ids():
+        for rid in ids:
             state = self.check(rid)
             if state in ("missing", "corrupt"):
                 states["pending"].append(rid)
@@ -281,8 +290,10 @@ class Store:
                     states["corrupt"].append(rid)
             else:
                 states.setdefault(state, []).append(rid)
-        return {"total": len(self.run_ids()), **{k: len(v) for k, v in states.items()},
-                "ids": states}
+        out = {"total": len(ids), **{k: len(v) for k, v in states.items()}, "ids": states}
+        if not trials and "trials" in self.manifest():
+            out["trials"] = self.status(trials=True)
+        return out
 
     # ----- what analyses ask about runs (a run: a result dict or its spec, result["config"])
     def task_order(self) -> list[str]:
@@ -333,7 +344,7 @@ class Store:
 
     def rebuild_table(self) -> int:
         """Rewrite ``table.csv`` (atomically) from the verified run files; return its row count."""
-        text, n_rows = csv_text(self.runs())
+        text, n_rows = csv_text(self.runs() + self.runs(trials=True))
         self.path.mkdir(parents=True, exist_ok=True)
         atomic_write(self.table_path, text)
         return n_rows
@@ -367,6 +378,11 @@ class Store:
             :meth:`rebuild_table`).
         """
         return read_table(self.table_path, f"rebuild it with `neurocompare status {self.path} --rebuild-table`")
+
+
+def _info(spec: dict) -> dict:
+    """What the manifest records of a planned run."""
+    return {k: spec[k] for k in ("task", "model", "model_name", "kind", "seed", "model_seed", "task_seed", "condition")}
 
 
 def _spec_of(run: dict) -> dict:

@@ -1,9 +1,10 @@
 """The tidy table of a results store (``table.csv``): one row per run x epoch.
 
 Columns (:data:`COLUMNS`): the run's identity (:data:`ID_COLUMNS`: run_id, task, model,
-model_name, kind, seed, condition, status) then the History record of the epoch
-(:data:`METRIC_COLUMNS`). Floats are written with ``repr`` (exact round trip; NaN and inf as
-text), missing values as empty cells. `sim.study.store.Store.rebuild_table` writes it and
+model_name, kind, seed, condition (``train_per_class=N``, ``first=..;second=..`` or
+``trial=N``), status) then the History record of the epoch (:data:`METRIC_COLUMNS`). Floats
+are written with ``repr`` (exact round trip; NaN and inf as text), missing values as empty
+cells. `sim.study.store.Store.rebuild_table` writes it and
 `sim.study.store.Store.table` reads it back.
 """
 
@@ -35,6 +36,8 @@ def table_rows(result: dict) -> list[dict]:
     condition = cfg.get("condition") or {}
     if cfg["kind"] == "subsample":
         cond = f"train_per_class={condition['train_per_class']}"
+    elif cfg["kind"] == "trial":
+        cond = f"trial={condition['trial']}"
     elif cfg["kind"] == "sequential":
         cond = ("first=" + "-".join(map(str, condition["first"])) + ";second="
                 + "-".join(map(str, condition["second"])))

@@ -97,7 +97,7 @@ def _execute(spec):
         "diverged": bool(history.diverged), "diverged_reason": history.diverged_reason, **extra,
     }
     arrays = {}
-    if not history.diverged:
+    if not history.diverged and kind != "trial":  # a tuning trial needs its History and evaluation only
         ev = spec["evaluation"]
         for what, transform in (("noise", lambda X, lvl, rng: add_noise(X, lvl, rng)),
                                 ("occlusion", lambda X, lvl, rng: occlude(X, lvl, rng, task.meta.get("image_shape")))):
