@@ -23,6 +23,7 @@ SECTIONS = (
     ("tuning", "Tuning", True),
     ("learning_curves", "Learning", False),
     ("generalization", "Generalization", False),
+    ("capacity", "Hidden units", True),
     ("continual", "Sequential learning", False),
     ("boundaries", "Decision boundaries", False),
     ("receptive_fields", "Receptive fields", False),

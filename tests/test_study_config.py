@@ -171,7 +171,10 @@ def test_seed_streams_shared_across_models_and_nested_subsets(tmp_path):
 def test_the_random_features_control_is_written_once(tmp_path):
     params = {"hidden": 10, "rule": "competitive", "rule_params": {"k": 2}, "current": "metric"}
     control = presets_mod.random_control_params(params, "hebbian")
-    assert control == {"hidden": 10, "rule": "none", "rule_params": None, "current": "dot"}
+    # the competitive rule's stage (inhibition 0.3, ReLU) is kept explicitly: the control is the same circuit
+    assert control == {"hidden": 10, "rule": "none", "rule_params": None, "current": "dot", "w_inh": 0.3,
+                       "neuron": "relu"}
+    assert presets_mod.random_control_params({**params, "w_inh": 0.0}, "hebbian")["w_inh"] == 0.0
     assert params["rule"] == "competitive"  # not modified
     assert "current" not in presets_mod.random_control_params({"hidden": (8,)}, "backprop")
     for name in presets_mod.names():
@@ -190,7 +193,7 @@ def test_run_specs_live_in_one_module(tmp_path):
     s = study_mod.load(_write(tmp_path))
     assert spec_mod.run_specs(s) == s.runs()
     assert study_mod.run_id is spec_mod.run_id and study_mod.canonical_json is spec_mod.canonical_json
-    assert spec_mod.KINDS == ("standard", "subsample", "sequential", "trial")  # trial: sim.study.tuning
+    assert spec_mod.KINDS == ("standard", "subsample", "sequential", "hidden_units", "trial")  # trial: tuning
     assert {r["evaluation"].get("probe") for r in s.runs()} == {spec_mod.PROBE_SIZE}
     assert {r["evaluation"].get("grid") for r in s.runs()} == {spec_mod.GRID_SIZE, None}  # none for sequential
     assert spec_mod.tuples({"hidden": [8, [1, 2]], "lr": 0.1, "x": "a"}) == {"hidden": (8, (1, 2)), "lr": 0.1, "x": "a"}

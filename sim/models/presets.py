@@ -66,7 +66,9 @@ def random_control_params(params: dict, model_name: str) -> dict:
 
     The hidden weights stay random: ``rule='none'`` and ``rule_params=None``; a model with a
     ``current`` parameter gets the plain ``'dot'`` current (the p-metric current needs a learned
-    metric). Used by :func:`control` and by studies (``random_control = true``).
+    metric); a stage left to the hidden rule's defaults (``w_inh`` or ``neuron`` None) gets those
+    defaults explicitly, so the control keeps the model's circuit. Used by :func:`control` and by
+    studies (``random_control = true``).
 
     Returns
     -------
@@ -74,9 +76,17 @@ def random_control_params(params: dict, model_name: str) -> dict:
         A new dict: ``params`` with those entries set (``params`` itself is not modified).
     """
     from sim import models
+    from sim.learning import rules
     out = {**params, "rule": "none", "rule_params": None}
-    if "current" in models.REGISTRY[model_name].param_names():
+    cls = models.REGISTRY[model_name]
+    if "current" in cls.param_names():
         out["current"] = "dot"
+    if model_name == "hebbian":  # the same stage as the model's: its rule's defaults made explicit
+        rule = rules.rule_class(params.get("rule", cls().rule))
+        if params.get("w_inh") is None:
+            out["w_inh"] = rule.default_w_inh
+        if params.get("neuron") is None:
+            out["neuron"] = rule.default_neuron
     return out
 
 

@@ -17,6 +17,7 @@ import numpy as np
 from sim import models, tasks
 from sim.errors import ValidationError
 from sim.models import presets
+from sim.models.estimator import MAX_UNITS
 from sim.study.search import check_space, parse_space, parse_tuning
 from sim.study.spec import canonical_json, tuples
 from sim.validation import check_int
@@ -27,7 +28,7 @@ TOP_KEYS = ("name", "description", "root_seed", "seeds", "epochs", "split", "tas
             "conditions", "tuning")
 SPLITS = ("per_seed", "fixed")
 MODEL_KEYS = ("model", "preset", "epochs", "tasks", "random_control", "search")
-CONDITION_KEYS = ("noise", "occlusion", "train_per_class", "sequential")
+CONDITION_KEYS = ("noise", "occlusion", "train_per_class", "sequential", "hidden_units")
 SEQUENTIAL_KEYS = ("tasks", "first", "second", "epochs")
 
 
@@ -72,7 +73,7 @@ def validate(raw: dict, default_name: str = "study") -> dict:
     task_info = {label: _parse_task(label, spec) for label, spec in raw["tasks"].items()}
     model_info = {label: _parse_model(label, spec, epochs, task_info)
                   for label, spec in raw["models"].items()}
-    conditions = _parse_conditions(raw.get("conditions", {}), task_info)
+    conditions = _parse_conditions(raw.get("conditions", {}), task_info, model_info)
     tuning = parse_tuning(raw.get("tuning"), {label: m["search"] for label, m in model_info.items()},
                           task_info, {label: t["n_val"] for label, t in task_info.items()})
     return {"name": name, "description": description, "root_seed": root_seed, "seeds": seeds,
@@ -227,10 +228,10 @@ def _build_params(path, name, params):
     return full
 
 
-def _parse_conditions(raw, task_info):
+def _parse_conditions(raw, task_info, model_info):
     raw = _table("conditions", raw)
     _keys("conditions", raw, CONDITION_KEYS)
-    out = {"noise": [], "occlusion": [], "train_per_class": None, "sequential": None}
+    out = {"noise": [], "occlusion": [], "train_per_class": None, "sequential": None, "hidden_units": None}
     if "noise" in raw:
         out["noise"] = _list("conditions.noise", raw["noise"], _fraction)
     if "occlusion" in raw:
@@ -273,7 +274,29 @@ def _parse_conditions(raw, task_info):
             raise ValidationError(f"{path}.second", seq["second"], "must not share classes with first")
         epochs = check_int(f"{path}.epochs", seq["epochs"], low=1) if "epochs" in seq else None
         out["sequential"] = {"tasks": labels, **parts, "epochs": epochs}
+    if "hidden_units" in raw:
+        out["hidden_units"] = _hidden_units(raw["hidden_units"], task_info, model_info)
     return out
+
+
+def _hidden_units(value, task_info, model_info):
+    """``{sizes, tasks, models}`` of the hidden-size condition: the configured model with every
+    hidden stage resized to each size."""
+    path = "conditions.hidden_units"
+    value = _table(path, value)
+    _keys(path, value, ("sizes", "tasks", "models"))
+    if "sizes" not in value:
+        raise ValidationError(f"{path}.sizes", None, "is required")
+    sizes = _list(f"{path}.sizes", value["sizes"], lambda p, v: check_int(p, v, low=1, high=MAX_UNITS))
+    tasks = _task_labels(f"{path}.tasks", value.get("tasks", list(task_info)), task_info)
+    sized = [m for m, info in model_info.items() if "hidden" in models.REGISTRY[info["model"]].param_names()]
+    chosen = value.get("models", sized)
+    if not isinstance(chosen, list) or not chosen:
+        raise ValidationError(f"{path}.models", chosen, "must be a non-empty list of model labels")
+    for m in chosen:
+        if m not in sized:
+            raise ValidationError(f"{path}.models", m, f"not a model with hidden units; valid: {', '.join(sized)}")
+    return {"sizes": sorted(set(sizes)), "tasks": tasks, "models": list(chosen)}
 
 
 def _task_labels(path, value, task_info):

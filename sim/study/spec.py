@@ -28,7 +28,7 @@ from sim.seeds import model_seed, subsample_rng
 __all__ = ["KINDS", "PROBE_SIZE", "GRID_SIZE", "canonical_json", "run_id", "run_specs", "trial_specs", "tuples",
            "load_task", "training_task", "training_rows"]
 
-KINDS = ("standard", "subsample", "sequential", "trial")
+KINDS = ("standard", "subsample", "sequential", "hidden_units", "trial")
 PROBE_SIZE = 500      # fixed probe set: the first min(PROBE_SIZE, n_test) test samples
 GRID_SIZE = 200       # decision-boundary grid for 2-D tasks
 _ROW_TAG = "spec_row_train"  # per-sample meta entry that follows the training rows (sim.tasks)
@@ -100,15 +100,26 @@ def run_specs(study) -> list[dict]:
         if seq and t_label in seq["tasks"]:
             variants.append(("sequential", {"first": list(seq["first"]), "second": list(seq["second"])},
                              {"probe": PROBE_SIZE}))
+        hu = cond.get("hidden_units")
         for m_label in study.models:
             params, epochs = study.model_for(m_label, t_label)
+            sized = ([("hidden_units", {"hidden_units": n}, {}) for n in hu["sizes"]]
+                     if hu and t_label in hu["tasks"] and m_label in hu["models"] else [])
             for i in range(study.seeds):
-                for kind, condition, ev in variants:
+                for kind, condition, ev in variants + sized:
                     ep = epochs
                     if kind == "sequential" and seq.get("epochs") is not None:
                         ep = seq["epochs"]
-                    specs.append(_spec(study, t_label, m_label, params, ep, i, kind, condition, ev))
+                    p = resized(params, condition["hidden_units"]) if kind == "hidden_units" else params
+                    specs.append(_spec(study, t_label, m_label, p, ep, i, kind, condition, ev))
     return specs
+
+
+def resized(params: dict, n: int) -> dict:
+    """``params`` with every hidden stage resized to ``n`` units (the hidden-size condition)."""
+    hidden = params.get("hidden", None)
+    stages = len(hidden) if isinstance(hidden, (list, tuple)) else None
+    return {**params, "hidden": [n] * stages if stages else n}
 
 
 def trial_specs(study, model: str, task: str, number: int, params: dict) -> list[dict]:
@@ -182,7 +193,7 @@ def training_task(spec: dict, task: tasks.Task) -> tasks.Task:
         For a sequential run (it trains on two class subsets in turn).
     """
     kind = spec["kind"]
-    if kind in ("standard", "trial"):
+    if kind in ("standard", "trial", "hidden_units"):
         return task
     if kind == "subsample":
         return tasks.subsample(task, spec["condition"]["train_per_class"], subsample_rng(spec))

@@ -36,6 +36,8 @@ def table_rows(result: dict) -> list[dict]:
     condition = cfg.get("condition") or {}
     if cfg["kind"] == "subsample":
         cond = f"train_per_class={condition['train_per_class']}"
+    elif cfg["kind"] == "hidden_units":
+        cond = f"hidden_units={condition['hidden_units']}"
     elif cfg["kind"] == "trial":
         cond = f"trial={condition['trial']}"
     elif cfg["kind"] == "sequential":
