@@ -39,6 +39,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from sim.errors import ValidationError
 from sim.substrate import neurons as _neurons
@@ -58,6 +59,10 @@ __all__ = [
 ]
 
 METHODS = ("auto", "steps", "solve")
+
+# The direct solve makes many small BLAS/LAPACK calls, which threads do not speed up; on a
+# machine whose cores are busy, threaded OpenBLAS calls of this size were measured ~500x slower.
+_BLAS = ThreadpoolController()
 
 
 @dataclass
@@ -330,20 +335,28 @@ def _time_step(stepper, phi, v, J, tol, max_steps, record):
 
 def _solve(J, phi, v0, w, L, tol, every):
     """Direct fixed point of the certified samples (of ``every`` sample if True), in J's dtype;
-    per sample whether it is certified and solved to ``tol``; the largest residual over the solved."""
+    per sample whether it is certified and solved to ``tol``; the largest residual over the solved.
+    BLAS runs single-threaded meanwhile (see ``_BLAS``)."""
+    with _BLAS.limit(limits=1, user_api="blas"):
+        return _solve_direct(J, phi, v0, w, L, tol, every)
+
+
+def _solve_direct(J, phi, v0, w, L, tol, every):
     n = J.shape[-1]
     linear = bool(np.all(phi.rate(np.array([[-1.0, 1.0]])) == [[-1.0, 1.0]]))
     M = interaction_matrix(w, L, n, dtype=J.dtype)
     inhibitory = L is None or bool(np.all(L <= 0))
     # with only inhibitory coupling a ReLU unit with J_i <= 0 starting at v_i <= 0 never fires
     can_fire = (J > 0) | (v0 > 0) if (inhibitory and not linear) else np.ones(J.shape, dtype=bool)
-    certified = attractor_certificate(M, None if linear else can_fire)
+    symmetric = np.array_equal(M, M.T)
+    certified = attractor_certificate(M, None if linear else can_fire, symmetric=symmetric)
     certified = np.broadcast_to(certified, J.shape[:1]).copy()
     todo = np.ones_like(certified) if every else certified
     v = np.zeros_like(J)
     done = np.zeros_like(certified)
     if todo.any():
-        v[todo], _, done[todo], _ = solve_fixed_point(J[todo], M, linear=linear, max_iter=4 * n + 100)
+        v[todo], _, done[todo], _ = solve_fixed_point(J[todo], M, linear=linear, max_iter=4 * n + 100,
+                                                      symmetric=symmetric)
     with np.errstate(invalid="ignore"):
         residual = np.abs(v - J - lateral_input(phi.rate(v), w, L)).max(axis=-1, initial=0.0)
     solved = done & (residual <= tol)
