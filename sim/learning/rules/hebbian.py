@@ -128,12 +128,12 @@ class Hebb(LocalRule):
     Defaults. ``normalize="l2"`` because plain Hebb is unstable at every rate: its growth is
     exponential, so a fixed rate only sets how many epochs it survives (in a `HebbianNet` on
     digits, ReLU units: ``hidden_lr`` 0.1 diverges in the first epoch, 0.01 in the third, 1e-3
-    survives 30 hidden epochs and diverges within 100). A normalization is what bounds Hebbian growth (Miller &
-    MacKay 1994); with this multiplicative-type constraint each row converges to the principal
-    eigenvector of its input correlations, so without competition the code slowly loses
-    diversity: at ``default_lr = 1e-3`` (ReLU units, no inhibition) validation accuracy on digits
-    is 0.96 / 0.97 / 0.92 / 0.85 after 10 / 20 / 40 / 100 epochs (half of them hidden; 0.55 at 20
-    epochs with ``hidden_lr = 0.01``).
+    survives 30 hidden epochs and diverges within 100). A normalization is what bounds Hebbian
+    growth (Miller & MacKay 1994); under this multiplicative-type constraint each row converges
+    to the principal eigenvector of its input correlations, so without competition the code
+    slowly loses diversity: at ``default_lr = 1e-3`` (ReLU units, no inhibition) validation
+    accuracy on digits is 0.96 / 0.97 / 0.92 / 0.85 after 10 / 20 / 40 / 100 epochs (half of them
+    hidden), and 0.55 after 20 epochs at ``hidden_lr = 0.01``.
 
     References: D. O. Hebb (1949) The Organization of Behavior; C. von der Malsburg (1973)
     Kybernetik 14:85-100; E. Oja (1982) J. Math. Biol. 15:267-273; K. D. Miller & D. J. C. MacKay
@@ -278,8 +278,8 @@ class BCM(LocalRule):
     units, batches of 20) runs diverge in the first epoch when ``lr * tau_theta`` is 0.3 or more
     and train when it is 0.1 or less (``tau_theta = 100``: ``hidden_lr`` 1e-3 trains, 3e-3
     diverges; ``tau_theta = 10``: up to 1e-2 trains), so ``tau_theta = 10`` with
-    ``default_lr = 1e-3`` (``lr * tau_theta = 0.01``) leaves a factor 10 below the measured edge
-    (validation accuracy 0.990 / 0.983 / 0.965 for seeds 0 / 1 / 2 after 20 epochs).
+    ``default_lr = 1e-3`` (``lr * tau_theta = 0.01``) stays a factor 10 below the largest product
+    that trained (validation accuracy 0.990 / 0.983 / 0.965 for seeds 0 / 1 / 2 after 20 epochs).
 
     References: E. L. Bienenstock, L. N. Cooper & P. W. Munro (1982) J. Neurosci. 2:32-48;
     N. Intrator & L. N. Cooper (1992) Neural Networks 5:3-17.
