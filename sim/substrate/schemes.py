@@ -269,8 +269,7 @@ def attractor_certificate(M, active=None, symmetric=None):
 
 
 def _positive_definite(S, masks):
-    """Per row of ``masks`` (batch, n): Cholesky of ``S[mask, mask]``, shifted down by Rump's
-    margin, succeeds (LAPACK ``potrf``)."""
+    """Per row of ``masks`` (batch, n): LAPACK ``potrf`` of ``S[mask, mask]`` minus Rump's margin succeeds."""
     potrf, = get_lapack_funcs(("potrf",), (S,))
     u = np.finfo(S.dtype).eps / 2
     out = np.zeros(masks.shape[0], dtype=bool)
@@ -292,11 +291,11 @@ def solve_fixed_point(J, M, *, linear, max_iter, symmetric=None):
     solve ``M_FF r_F = J_F`` and move every infeasible unit (``r_i < 0`` in ``F``, ``y_i < 0``
     outside) to the other side; when the number of infeasible units has not decreased for 3
     exchanges, move only the one of largest index (Murty 1974), which terminates for a P-matrix
-    ``M`` (one whose symmetric part is positive definite is one), whatever the guess. The guess
-    is the sign of ``v`` after 6 damped iterations ``v <- 0.7 v + 0.3 (J + (I - M) relu(v))`` from
-    ``v = J`` (explicit Euler steps of ``dt = 0.3 tau``; on Foldiak networks trained on digits it
-    misses under one or two units per sample; pivoting then ends in 1-2 rounds). The linear systems are
-    solved in ``J``'s dtype, one LAPACK call per sample. For Linear units ``v = M^{-1} J``.
+    ``M`` (one whose symmetric part is positive definite is one), whatever the guess. The guess:
+    the signs of ``v`` after up to 6 damped steps ``v <- 0.7 v + 0.3 (J + (I - M) relu(v))`` from
+    ``v = J`` (on Foldiak networks trained on digits it misses about one unit per sample, and the
+    pivoting ends within 2-3 rounds). One LAPACK solve per sample, in ``J``'s dtype. For Linear
+    units ``v = M^{-1} J``.
 
     Parameters
     ----------
@@ -321,10 +320,8 @@ def solve_fixed_point(J, M, *, linear, max_iter, symmetric=None):
 
     References
     ----------
-    Judice, J. J. & Pires, F. M. (1994). A block principal pivoting algorithm for large-scale
-    strictly monotone linear complementarity problems. Computers & Operations Research 21, 587-596.
-    Kim, J. & Park, H. (2011). Fast nonnegative matrix factorization: an active-set-like method
-    and comparisons. SIAM J. Sci. Comput. 33, 3261-3281.
+    Judice, J. J. & Pires, F. M. (1994). Computers & Operations Research 21, 587-596 (block
+    principal pivoting). Kim, J. & Park, H. (2011). SIAM J. Sci. Comput. 33, 3261-3281.
     Murty, K. G. (1974). Note on a Bard-type scheme for solving the complementarity problem.
     Opsearch 11, 123-130.
     """
@@ -336,12 +333,15 @@ def solve_fixed_point(J, M, *, linear, max_iter, symmetric=None):
             return np.full_like(J, np.nan), np.full_like(J, np.nan), np.zeros(batch, dtype=bool), 1
         return v, v, np.ones(batch, dtype=bool), 1
     J3, v = 0.3 * J, J.copy()
-    for _ in range(6):  # v <- 0.7 v + 0.3 (J + (I - M) relu(v))
+    F = v > 0
+    for _ in range(6):  # v <- 0.7 v + 0.3 (J + (I - M) relu(v)), until no sign changes
         rv = np.maximum(v, 0)
         v *= 0.7
         v += J3
         v += 0.3 * (rv - rv @ M.T)
-    F = v > 0
+        F, F_last = v > 0, F
+        if np.array_equal(F, F_last):
+            break
     r, y = np.full_like(J, np.nan), np.full_like(J, np.nan)
     done = np.zeros(batch, dtype=bool)
     best, backup = np.full(batch, n + 1), np.full(batch, 3)
@@ -377,16 +377,16 @@ def solve_fixed_point(J, M, *, linear, max_iter, symmetric=None):
 
 
 def _solve_active(M, J, F, symmetric):
-    """``M_FF r_F = J_F`` per sample, r = 0 off ``F`` (LAPACK ``posv`` for a symmetric ``M``,
-    else or if that fails ``gesv``). Returns r and, per sample, whether its block was regular."""
+    """``M_FF r_F = J_F`` per sample, r = 0 off ``F`` (LAPACK ``posv`` if ``M`` is symmetric, else or if
+    that fails ``gesv``). Returns r and, per sample, whether its block was regular."""
     posv, gesv = get_lapack_funcs(("posv", "gesv"), (M,))
     r = np.zeros_like(J)
     ok = np.ones(J.shape[0], dtype=bool)
-    for b in range(J.shape[0]):
-        idx = np.flatnonzero(F[b])
+    rows, cols = np.nonzero(F)
+    for b, idx in enumerate(np.split(cols, np.searchsorted(rows, np.arange(1, J.shape[0])))):
         if not idx.size:
             continue
-        A, rhs = M.take(idx, axis=0).take(idx, axis=1), J[b, idx]
+        A, rhs = M.take(idx, axis=0).take(idx, axis=1), J[b].take(idx)
         info = 1
         if symmetric:  # A.T: the same matrix, in the column-major order LAPACK reads (no copy)
             _, x, info = posv(A.T, rhs, lower=True, overwrite_a=True)
