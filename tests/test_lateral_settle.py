@@ -175,11 +175,14 @@ def test_pivoting_terminates_on_p_matrices_from_any_start():
         A = rng.standard_normal((25, 25))
         M = A @ A.T / 25 + 0.05 * np.eye(25) + 0.3 * (A - A.T) / 5
         J = rng.standard_normal((6, 25)) * 2
-        v, r, done, iterations = schemes.solve_fixed_point(J, M, linear=False, max_iter=1000)
+        v, r, done, iterations, residual = schemes.solve_fixed_point(J, M, linear=False, max_iter=1000)
         assert done.all() and iterations < 50
         y = r @ M.T - J
         assert r.min() >= -1e-10 and y.min() >= -1e-10 and np.abs(r * y).max() < 1e-10
         np.testing.assert_allclose(v, J + r - r @ M.T, atol=1e-10)
+        explicit = np.abs(v - J - (relu(v) - relu(v) @ M.T)).max(axis=1)
+        given = ~np.isnan(residual)
+        assert given.mean() > 0.5 and np.all(np.abs(residual[given] - explicit[given]) < 1e-12)
 
 
 KNOWN = ("known limitation of the time-stepping (not of the direct solve): the linearly implicit step multiplies a "

@@ -354,11 +354,14 @@ def _solve_direct(J, phi, v0, w, L, tol, every):
     todo = np.ones_like(certified) if every else certified
     v = np.zeros_like(J)
     done = np.zeros_like(certified)
+    residual = np.full(J.shape[0], np.nan)
     if todo.any():
-        v[todo], _, done[todo], _ = solve_fixed_point(J[todo], M, linear=linear, max_iter=4 * n + 100,
-                                                      symmetric=symmetric)
+        v[todo], _, done[todo], _, residual[todo] = solve_fixed_point(
+            J[todo], M, linear=linear, max_iter=4 * n + 100, symmetric=symmetric)
+    left = np.isnan(residual)  # not given by the solver: evaluate the fixed-point equation
     with np.errstate(invalid="ignore"):
-        residual = np.abs(v - J - lateral_input(phi.rate(v), w, L)).max(axis=-1, initial=0.0)
+        vl = v[left]
+        residual[left] = np.abs(vl - J[left] - lateral_input(phi.rate(vl), w, L)).max(axis=-1, initial=0.0)
     solved = done & (residual <= tol)
     return v, certified & solved, float(residual[solved].max()) if solved.any() else math.inf
 

@@ -30,7 +30,9 @@ and ``w`` the uniform inhibition strength:
   uniform inhibition, a batched dense solve otherwise). For ``K = 0`` it is the exact leak. On
   a linear system a mode with eigenvalue ``mu`` of K is multiplied by ``e^{-h} / (1 - c mu)``,
   of modulus < 1 whenever ``Re mu < 1`` (i.e. whenever the continuous system is stable): stable
-  for every h (A-stable); at ``h = inf`` it is Newton's method on ``F``. Where the rate is
+  for every h (A-stable); at ``h = inf`` it is Newton's method on ``F``. The factor is wrong for
+  unstable modes far from 1 (negative for real ``mu > 1/c``, below 1 past ``(1 + e^{-h})/c``): at
+  ``h = 1`` it flips or damps the growth of a winner-take-all pair (tests/test_lateral_settle.py). Where the rate is
   strongly curved (e.g. ``relu^n``) the linearization can fail over a long step, so a sample
   whose lateral input at the new ``v`` misses its linear prediction by more than half the
   step redoes it as two half steps, recursively down to h/16.
@@ -227,11 +229,11 @@ def attractor_certificate(M, active=None, symmetric=None):
     False: for ReLU with inhibitory coupling only, ``J_i <= 0`` and ``v0_i <= 0``) keep
     ``r_i = r*_i = 0`` and drop out, so the test may be restricted to the others.
 
-    A Cholesky factorization of the union of the sets is tried first (when it costs less than
-    one per set), then Gershgorin's bound and a factorization on every set.
-    A factorization in floating point certifies a matrix only with a margin: the block is
-    shifted down by ``gamma_{m+1} / (1 - 2 gamma_{m+1}) trace + 1e-9`` (``gamma_k = k u / (1 - k u)``,
-    ``u`` the unit roundoff of ``M``'s dtype, ``m`` the block size), after Rump (2006).
+    Tried in turn: a Cholesky factorization of the union of the sets (when cheaper than one per
+    set), then Gershgorin's bound and a factorization on each set; a factorization certifies a
+    block only after a downward shift by ``gamma_{m+1} / (1 - 2 gamma_{m+1}) trace + 1e-9``
+    (``gamma_k = k u / (1 - k u)``, ``u`` the unit roundoff, ``m`` the block size; Rump 2006,
+    Verification of positive definiteness, BIT 46:433-452).
 
     Parameters
     ----------
@@ -244,20 +246,11 @@ def attractor_certificate(M, active=None, symmetric=None):
     Returns
     -------
     ndarray of bool, shape (batch,) (or (1,) when ``active`` is None)
-
-    References
-    ----------
-    Rump, S. M. (2006). Verification of positive definiteness. BIT 46, 433-452.
     """
     symmetric = np.array_equal(M, M.T) if symmetric is None else symmetric
-    S = M if symmetric else 0.5 * (M + M.T)
-    n = M.shape[0]
-    if active is None:
-        active = np.ones((1, n), dtype=bool)
-    union = active.any(axis=0)
-    k = active.sum(axis=1).astype(np.float64)
-    # the union certifies every set in it; when the sets are much smaller than their union,
-    # factorizing each set costs less than factorizing the union
+    S, n = (M if symmetric else 0.5 * (M + M.T)), M.shape[0]
+    active = np.ones((1, n), dtype=bool) if active is None else active
+    union, k = active.any(axis=0), active.sum(axis=1).astype(np.float64)
     if (k ** 3).sum() > 0.5 * float(union.sum()) ** 3 and _positive_definite(S, union[None])[0]:
         return np.ones(active.shape[0], dtype=bool)
     absS = np.abs(S)
@@ -277,7 +270,7 @@ def _positive_definite(S, masks):
         idx = np.flatnonzero(mask)
         A = S.take(idx, axis=0).take(idx, axis=1) if idx.size < S.shape[0] else S.copy()
         g = (idx.size + 1) * u / (1 - (idx.size + 1) * u)
-        A.flat[::idx.size + 1] -= 1e-9 + g / (1 - 2 * g) * float(np.trace(A))
+        A.flat[::idx.size + 1] -= 1e-9 + g / (1 - 2 * g) * abs(float(np.trace(A)))
         out[b] = potrf(A.T, lower=True, overwrite_a=True, clean=False)[1] == 0  # A.T: column-major
     return out
 
@@ -287,15 +280,15 @@ def solve_fixed_point(J, M, *, linear, max_iter, symmetric=None):
 
     For ReLU it is the linear complementarity problem ``r >= 0``, ``y = M r - J >= 0``,
     ``r^T y = 0`` (``y = -v`` on the silent units), solved per sample by block principal
-    pivoting (Judice & Pires 1994, as in Kim & Park 2011): from a guess of the active set ``F``,
-    solve ``M_FF r_F = J_F`` and move every infeasible unit (``r_i < 0`` in ``F``, ``y_i < 0``
-    outside) to the other side; when the number of infeasible units has not decreased for 3
-    exchanges, move only the one of largest index (Murty 1974), which terminates for a P-matrix
-    ``M`` (one whose symmetric part is positive definite is one), whatever the guess. The guess:
-    the signs of ``v`` after up to 6 damped steps ``v <- 0.7 v + 0.3 (J + (I - M) relu(v))`` from
-    ``v = J`` (on Foldiak networks trained on digits it misses about one unit per sample, and the
-    pivoting ends within 2-3 rounds). One LAPACK solve per sample, in ``J``'s dtype. For Linear
-    units ``v = M^{-1} J``.
+    pivoting (Judice & Pires 1994, Comput. Oper. Res. 21:587-596; as in Kim & Park 2011): from a
+    guess of the active set ``F``, solve ``M_FF r_F = J_F`` and move every infeasible unit
+    (``r_i < 0`` in ``F``, ``y_i < 0`` outside) to the other side; when the number of infeasible
+    units has not decreased for 3 exchanges, move only the one of largest index (Murty 1974,
+    Opsearch 11:123-130), which terminates for a P-matrix ``M`` (one with a positive definite
+    symmetric part is one), whatever the guess. The guess: the signs of ``v`` after up to 6
+    damped steps ``v <- 0.7 v + 0.3 (J + (I - M) relu(v))`` from ``v = J`` (on Foldiak networks
+    trained on digits it misses about one unit per sample, and the pivoting ends within 2-3
+    rounds). One LAPACK solve per sample, in ``J``'s dtype. For Linear units ``v = M^{-1} J``.
 
     Parameters
     ----------
@@ -317,32 +310,33 @@ def solve_fixed_point(J, M, *, linear, max_iter, symmetric=None):
         Pivoting ended at a fixed point (False: budget exhausted, or a singular ``M_FF``).
     iterations : int
         Pivoting rounds of the slowest sample.
-
-    References
-    ----------
-    Judice, J. J. & Pires, F. M. (1994). Computers & Operations Research 21, 587-596 (block
-    principal pivoting). Kim, J. & Park, H. (2011). SIAM J. Sci. Comput. 33, 3261-3281.
-    Murty, K. G. (1974). Note on a Bard-type scheme for solving the complementarity problem.
-    Opsearch 11, 123-130.
+    residual : ndarray, shape (batch,)
+        ``max |v - J - (I - M) relu(v)|`` per sample, from the last round's ``M r - J`` (NaN where
+        a sign was within the rounding tolerance, or for Linear units: left to the caller).
     """
     batch, n = J.shape
+    unknown = np.full(batch, np.nan)  # residuals left to the caller
     if linear:
         try:
             v = np.linalg.solve(M, J.T).T
         except np.linalg.LinAlgError:
-            return np.full_like(J, np.nan), np.full_like(J, np.nan), np.zeros(batch, dtype=bool), 1
-        return v, v, np.ones(batch, dtype=bool), 1
-    J3, v = 0.3 * J, J.copy()
+            return np.full_like(J, np.nan), np.full_like(J, np.nan), np.zeros(batch, dtype=bool), 1, unknown
+        return v, v, np.ones(batch, dtype=bool), 1, unknown
+    J3, M3, v = 0.3 * J, 0.3 * M.T, J.copy()
     F = v > 0
     for _ in range(6):  # v <- 0.7 v + 0.3 (J + (I - M) relu(v)), until no sign changes
         rv = np.maximum(v, 0)
+        Mrv = rv @ M3
         v *= 0.7
         v += J3
-        v += 0.3 * (rv - rv @ M.T)
+        rv *= 0.3
+        v += rv
+        v -= Mrv
         F, F_last = v > 0, F
         if np.array_equal(F, F_last):
             break
     r, y = np.full_like(J, np.nan), np.full_like(J, np.nan)
+    residual = unknown.copy()
     done = np.zeros(batch, dtype=bool)
     best, backup = np.full(batch, n + 1), np.full(batch, 3)
     todo = np.arange(batch)
@@ -354,12 +348,17 @@ def solve_fixed_point(J, M, *, linear, max_iter, symmetric=None):
         Ft, Jt = F[todo], J[todo]
         rt, regular = _solve_active(M, Jt, Ft, symmetric)
         yt = rt @ M.T - Jt
+        # the residual of v = r - y, relu(v) = r: M r - J on F (0 elsewhere), exact when no sign
+        # needed the tolerance; NaN (to be computed by the caller) otherwise
+        res = np.where(Ft, np.abs(yt), 0).max(axis=1, initial=0.0)
         yt[Ft] = 0
         tol = eps[todo, None]
         bad = (Ft & (rt < -tol)) | (~Ft & (yt < -tol))
         count = bad.sum(axis=1)
         fin = (count == 0) & regular
+        exact = ~((Ft & (rt < 0)) | (~Ft & (yt < 0))).any(axis=1)
         r[todo[fin]], y[todo[fin]] = rt[fin], yt[fin]
+        residual[todo[fin]] = np.where(exact[fin], res[fin], np.nan)
         done[todo[fin]] = True
         keep = ~fin & regular
         todo, bad, count = todo[keep], bad[keep], count[keep]
@@ -373,17 +372,18 @@ def solve_fixed_point(J, M, *, linear, max_iter, symmetric=None):
         single = np.flatnonzero(~full)
         flip[single, n - 1 - np.argmax(bad[single, ::-1], axis=1)] = True  # Murty: the largest index
         F[todo] ^= flip
-    return r - y, r, done, it
+    return r - y, r, done, it, residual
 
 
 def _solve_active(M, J, F, symmetric):
-    """``M_FF r_F = J_F`` per sample, r = 0 off ``F`` (LAPACK ``posv`` if ``M`` is symmetric, else or if
-    that fails ``gesv``). Returns r and, per sample, whether its block was regular."""
+    """``M_FF r_F = J_F`` per sample (LAPACK ``posv``, or ``gesv``), r = 0 off F; and whether each block was regular."""
     posv, gesv = get_lapack_funcs(("posv", "gesv"), (M,))
     r = np.zeros_like(J)
     ok = np.ones(J.shape[0], dtype=bool)
     rows, cols = np.nonzero(F)
-    for b, idx in enumerate(np.split(cols, np.searchsorted(rows, np.arange(1, J.shape[0])))):
+    bounds = np.searchsorted(rows, np.arange(J.shape[0] + 1)).tolist()
+    for b in range(J.shape[0]):
+        idx = cols[bounds[b]:bounds[b + 1]]
         if not idx.size:
             continue
         A, rhs = M.take(idx, axis=0).take(idx, axis=1), J[b].take(idx)
