@@ -371,6 +371,9 @@ BAD = [
     ("w_inh", lambda: settle(J0, w_inh=1.0)),
     ("neuron", lambda: settle(J0, neuron=3)),
     ("v0", lambda: settle(J0, v0=np.zeros((3, 3)))),
+    ("method", lambda: settle(J0, method="newton")),
+    ("method", lambda: settle(J0, neuron="sigmoid", lateral=np.zeros((3, 3)), method="solve")),
+    ("method", lambda: settle(J0, lateral=np.zeros((3, 3)), record=True, method="solve")),
     ("v", lambda: fixed_point_residual(np.ones((3, 3)), J0, neuron="relu")),
     ("w_inh", lambda: fixed_point_residual(J0, J0, neuron="relu", w_inh=2.0)),
     ("neuron", lambda: fixed_point_residual(J0, J0, neuron="nope")),
@@ -387,6 +390,7 @@ def test_validation(name, call):
 def test_schemes_module_and_reexport():
     from sim.substrate import dynamics, schemes
     assert dynamics.SCHEMES is schemes.SCHEMES == ("auto", "exact", "implicit", "explicit")
+    assert dynamics.METHODS == ("auto", "steps", "solve")
     r = np.array([[1.0, 2.0, 0.0]])
     lateral = np.array([[0.0, -0.5, 0.0], [0.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
     # -w (sum_j r_j - r_i) = -0.5 (2, 1, 3); r @ lateral.T = (-1, 0, 1)

@@ -21,7 +21,7 @@ from sim.learning.rules import (
 )
 
 # ---------------------------------------------------------------- batch combination, purity
-MEAN_RULES = [Hebb(), Hebb(normalize="l2"), Oja(), Oja(mode="subspace"), Sanger(),
+MEAN_RULES = [Hebb(normalize=None), Hebb(), Oja(), Oja(mode="subspace"), Sanger(),
               BCM(theta0=0.3), AntiHebbian(), Instar()]
 
 
@@ -131,7 +131,7 @@ PRE_OK = np.ones((5, 4))
 POST_OK = np.ones((5, 3))
 
 
-@pytest.mark.parametrize("rule", [Hebb(), Oja(), Sanger(), BCM(), Instar()], ids=repr)
+@pytest.mark.parametrize("rule", [Hebb(normalize=None), Hebb(), Oja(), Sanger(), BCM(), Instar()], ids=repr)
 @pytest.mark.parametrize("args, param", [
     ((PRE_OK, POST_OK, np.zeros(4)), "W"),
     ((np.ones((5, 3)), POST_OK, W_OK), "pre"),

@@ -39,15 +39,30 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from sim.errors import ValidationError
 from sim.substrate import neurons as _neurons
-from sim.substrate.schemes import SCHEMES, Stepper, lateral_input
+from sim.substrate.schemes import (
+    SCHEMES,
+    Stepper,
+    attractor_certificate,
+    interaction_matrix,
+    is_identity_or_zero,
+    lateral_input,
+    solve_fixed_point,
+)
 from sim.validation import check_array, check_bool, check_choice, check_int, check_number
 
 __all__ = [
-    "leaky_step", "integrate", "settle", "fixed_point_residual", "IntegrateResult", "SettleResult",
+    "leaky_step", "integrate", "settle", "fixed_point_residual", "IntegrateResult", "SettleResult", "METHODS",
 ]
+
+METHODS = ("auto", "steps", "solve")
+
+# The direct solve makes many small BLAS/LAPACK calls, which threads do not speed up; on a
+# machine whose cores are busy, threaded OpenBLAS calls of this size were measured ~500x slower.
+_BLAS = ThreadpoolController()
 
 
 @dataclass
@@ -78,9 +93,13 @@ class SettleResult:
     steps, converged : int, bool
         Steps taken; whether the last change was below ``tol``.
     max_change : float
-        ``max |v_{t+1} - v_t|`` over batch and units at the last step (units of v).
+        ``max |v_{t+1} - v_t|`` over batch and units at the last step (units of v); for the
+        directly solved samples, their largest fixed-point residual.
     trace : ndarray, shape (steps + 1, batch, n), or None
         ``v`` at every step, including ``v0``, if ``record=True``.
+    method : {"steps", "solve", "solve+steps"}
+        How the state was reached: time-stepping, a direct solve of the fixed point
+        (``steps = 0``), or a direct solve for some samples and time-stepping for the others.
     """
 
     v: np.ndarray
@@ -89,6 +108,7 @@ class SettleResult:
     converged: bool
     max_change: float
     trace: np.ndarray | None = None
+    method: str = "steps"
 
 
 def _float_array(name, X, ndim, min_rows=1):
@@ -228,11 +248,12 @@ def integrate(J, *, neuron="relu", tau=1.0, dt=0.1, steps=100, v0=None, w_inh=0.
 
 
 def settle(J, *, neuron="relu", tau=1.0, dt=None, w_inh=0.0, lateral=None, tol=1e-6, max_steps=1000,
-           v0=None, record=False, scheme="auto") -> SettleResult:
+           v0=None, record=False, scheme="auto", method="auto") -> SettleResult:
     """Run the dynamics with constant input until the potential stops changing.
 
-    Stops after the first step with ``max |v_{t+1} - v_t| < tol`` (over batch and units), or
-    after ``max_steps`` steps.
+    Time-stepping stops after the first step with ``max |v_{t+1} - v_t| < tol`` (over batch and
+    units), or after ``max_steps`` steps. Where the settled state is known to be the unique,
+    globally attracting fixed point, it is instead computed directly (``method``).
 
     Parameters
     ----------
@@ -243,29 +264,61 @@ def settle(J, *, neuron="relu", tau=1.0, dt=None, w_inh=0.0, lateral=None, tol=1
     dt : float, optional
         Step, > 0; defaults to ``tau`` (or 1 when ``tau = 0``).
     tol : float
-        Convergence threshold on the step change, > 0, in units of v.
+        Convergence threshold on the step change, > 0, in units of v (for a direct solve: on
+        the fixed-point residual, :func:`fixed_point_residual`).
     max_steps : int
         Step budget, >= 1.
+    method : {"auto", "steps", "solve"}
+        "steps": time-step. "solve": compute the fixed point of a ReLU or Linear population
+        directly (`sim.substrate.schemes.solve_fixed_point`, in the dtype of J) and report it as converged
+        only for the samples where it is certified to be the unique fixed point that attracts
+        every trajectory (`sim.substrate.schemes.attractor_certificate`: the symmetric part of
+        ``I - K`` positive definite on the units that can become active). "auto": "solve" for a
+        ReLU or Linear population with a ``lateral`` matrix and ``record=False``, on the
+        certified samples, time-stepping the others (uniform inhibition alone keeps
+        time-stepping, with the exact scheme; its closed form is `sim.substrate.kwta`).
 
     Returns
     -------
     SettleResult
-        ``v``, ``rate``, ``steps``, ``converged``, ``max_change`` and the optional trace of
-        shape ``(steps + 1, batch, n)``.
+        ``v``, ``rate``, ``steps``, ``converged``, ``max_change``, the optional trace of
+        shape ``(steps + 1, batch, n)`` and ``method``.
 
     Notes
     -----
     With uniform inhibition the slowest mode relaxes with time constant ``tau / (1 - w_inh)``:
     each ``5 tau / (1 - w_inh)`` of time shrinks the distance to the fixed point ~150-fold.
-    In float32 a tol below about ``1e-7 max|v|`` may be unreachable.
+    In float32 a tol below about ``1e-7 max|v|`` may be unreachable. A direct solve does not
+    depend on ``dt``, ``max_steps``, ``scheme`` or ``v0`` (beyond which units can become active):
+    it gives the state the dynamics reach as ``t -> inf``, to the rounding of J's dtype.
     """
     tol = check_number("tol", tol, low=0.0, low_open=True)
     max_steps = check_int("max_steps", max_steps, low=1)
+    method = check_choice("method", method, METHODS)
     if dt is None:
         t = check_number("tau", tau, low=0.0)
         dt = t if t > 0 else 1.0
     J, phi, v, stepper = _prepare(J, neuron, tau, dt, w_inh, lateral, v0, scheme)
     record = check_bool("record", record)
+    direct = is_identity_or_zero(phi) and not record and (method == "solve" or stepper.lateral is not None)
+    if method == "solve" and not direct:
+        raise ValidationError("method", method, "'solve' needs a ReLU or Linear neuron and record=False")
+    if method == "steps" or not direct:
+        return _time_step(stepper, phi, v, J, tol, max_steps, record)
+    v_fp, ok, change = _solve(J, phi, v, stepper.w, stepper.lateral, tol, every=method == "solve")
+    if method == "solve" or ok.all():
+        v_fp = v_fp.astype(J.dtype, copy=False)
+        return SettleResult(v=v_fp, rate=phi.rate(v_fp), steps=0, converged=bool(ok.all()),
+                            max_change=change, method="solve")
+    rest = _time_step(stepper, phi, v[~ok], J[~ok], tol, max_steps, False)
+    v_fp[~ok] = rest.v
+    v_fp = v_fp.astype(J.dtype, copy=False)
+    return SettleResult(v=v_fp, rate=phi.rate(v_fp), steps=rest.steps, converged=rest.converged,
+                        max_change=max(change, rest.max_change) if ok.any() else rest.max_change,
+                        method="solve+steps" if ok.any() else "steps")
+
+
+def _time_step(stepper, phi, v, J, tol, max_steps, record):
     trace = [v.copy()] if record else None
     change, steps = math.inf, 0
     while steps < max_steps:
@@ -278,6 +331,39 @@ def settle(J, *, neuron="relu", tau=1.0, dt=None, w_inh=0.0, lateral=None, tol=1
             break
     return SettleResult(v=v, rate=phi.rate(v), steps=steps, converged=change < tol, max_change=change,
                         trace=np.stack(trace) if record else None)
+
+
+def _solve(J, phi, v0, w, L, tol, every):
+    """Direct fixed point of the certified samples (of ``every`` sample if True), in J's dtype;
+    per sample whether it is certified and solved to ``tol``; the largest residual over the solved.
+    BLAS runs single-threaded meanwhile (see ``_BLAS``)."""
+    with _BLAS.limit(limits=1, user_api="blas"):
+        return _solve_direct(J, phi, v0, w, L, tol, every)
+
+
+def _solve_direct(J, phi, v0, w, L, tol, every):
+    n = J.shape[-1]
+    linear = bool(np.all(phi.rate(np.array([[-1.0, 1.0]])) == [[-1.0, 1.0]]))
+    M = interaction_matrix(w, L, n, dtype=J.dtype)
+    inhibitory = L is None or bool(np.all(L <= 0))
+    # with only inhibitory coupling a ReLU unit with J_i <= 0 starting at v_i <= 0 never fires
+    can_fire = (J > 0) | (v0 > 0) if (inhibitory and not linear) else np.ones(J.shape, dtype=bool)
+    symmetric = np.array_equal(M, M.T)
+    certified = attractor_certificate(M, None if linear else can_fire, symmetric=symmetric)
+    certified = np.broadcast_to(certified, J.shape[:1]).copy()
+    todo = np.ones_like(certified) if every else certified
+    v = np.zeros_like(J)
+    done = np.zeros_like(certified)
+    residual = np.full(J.shape[0], np.nan)
+    if todo.any():
+        v[todo], _, done[todo], _, residual[todo] = solve_fixed_point(
+            J[todo], M, linear=linear, max_iter=4 * n + 100, symmetric=symmetric)
+    left = np.isnan(residual)  # not given by the solver: evaluate the fixed-point equation
+    with np.errstate(invalid="ignore"):
+        vl = v[left]
+        residual[left] = np.abs(vl - J[left] - lateral_input(phi.rate(vl), w, L)).max(axis=-1, initial=0.0)
+    solved = done & (residual <= tol)
+    return v, certified & solved, float(residual[solved].max()) if solved.any() else math.inf
 
 
 def fixed_point_residual(v, J, *, neuron, w_inh=0.0, lateral=None):

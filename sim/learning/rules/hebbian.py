@@ -100,13 +100,13 @@ class Fixed(LocalRule):
 
 
 class Hebb(LocalRule):
-    """Plain Hebbian learning (Hebb 1949), optionally with a row-norm-preserving projection.
+    """Hebbian learning (Hebb 1949) with, by default, a row-norm-preserving projection.
 
     Parameters
     ----------
-    normalize : {None, "l2"}
-        ``None``: plain Hebb. ``"l2"``: remove from each row's direction its component along
-        that row, so that every row's L2 norm is constant to first order in the step.
+    normalize : {"l2", None}
+        ``"l2"`` (default): remove from each row's direction its component along that row, so
+        that every row's L2 norm is constant to first order in the step. ``None``: plain Hebb.
 
     Notes
     -----
@@ -124,12 +124,27 @@ class Hebb(LocalRule):
     the normalized Hebb rule of von der Malsburg (1973) and Oja (1982); rows with zero norm keep
     the plain direction. Still local in the sense of :class:`~sim.learning.rules.base.Rule`: the extra
     term uses the unit's own row.
+
+    Defaults. ``normalize="l2"`` because plain Hebb is unstable at every rate: its growth is
+    exponential, so a fixed rate only sets how many epochs it survives (in a `HebbianNet` on
+    digits, ReLU units: ``hidden_lr`` 0.1 diverges in the first epoch, 0.01 in the third, 1e-3
+    survives 30 hidden epochs and diverges within 100). A normalization is what bounds Hebbian
+    growth (Miller & MacKay 1994); under this multiplicative-type constraint each row converges
+    to the principal eigenvector of its input correlations, so without competition the code
+    slowly loses diversity: at ``default_lr = 1e-3`` (ReLU units, no inhibition) validation
+    accuracy on digits is 0.96 / 0.97 / 0.92 / 0.85 after 10 / 20 / 40 / 100 epochs (half of them
+    hidden), and 0.55 after 20 epochs at ``hidden_lr = 0.01``.
+
+    References: D. O. Hebb (1949) The Organization of Behavior; C. von der Malsburg (1973)
+    Kybernetik 14:85-100; E. Oja (1982) J. Math. Biol. 15:267-273; K. D. Miller & D. J. C. MacKay
+    (1994) The role of constraints in Hebbian learning. Neural Computation 6:100-126.
     """
 
     name = "hebb"
     hidden = True
+    default_lr = 1e-3
 
-    def __init__(self, normalize=None):
+    def __init__(self, normalize="l2"):
         self.normalize = None if normalize is None else check_choice("normalize", normalize, ["l2"])
 
     def delta(self, pre, post, W, error=None):
@@ -232,7 +247,7 @@ class BCM(LocalRule):
     tau_theta : float >= 1
         Time constant of the threshold's running average, in calls of :meth:`delta` (one call =
         one batch presentation). ``tau_theta = 1`` sets ``theta`` to the last batch's
-        ``<post^2>``.
+        ``<post^2>``. Default 10 (see Notes).
     theta0 : float >= 0
         Initial threshold of every unit (used by :meth:`reset` and on the first call).
 
@@ -259,14 +274,22 @@ class BCM(LocalRule):
     threshold must follow the activity faster than the weights change (``lr * tau_theta``
     small). Every call to :meth:`delta` advances the state: call it once per batch.
 
+    Defaults. That condition decides them: in a `HebbianNet` on digits (pixels in [0, 1], ReLU
+    units, batches of 20) runs diverge in the first epoch when ``lr * tau_theta`` is 0.3 or more
+    and train when it is 0.1 or less (``tau_theta = 100``: ``hidden_lr`` 1e-3 trains, 3e-3
+    diverges; ``tau_theta = 10``: up to 1e-2 trains), so ``tau_theta = 10`` with
+    ``default_lr = 1e-3`` (``lr * tau_theta = 0.01``) stays a factor 10 below the largest product
+    that trained (validation accuracy 0.990 / 0.983 / 0.965 for seeds 0 / 1 / 2 after 20 epochs).
+
     References: E. L. Bienenstock, L. N. Cooper & P. W. Munro (1982) J. Neurosci. 2:32-48;
     N. Intrator & L. N. Cooper (1992) Neural Networks 5:3-17.
     """
 
     name = "bcm"
     hidden = True
+    default_lr = 1e-3
 
-    def __init__(self, tau_theta: float = 100.0, theta0: float = 0.0):
+    def __init__(self, tau_theta: float = 10.0, theta0: float = 0.0):
         self.tau_theta = check_number("tau_theta", tau_theta, low=1.0)
         self.theta0 = check_number("theta0", theta0, low=0.0)
         self.theta: np.ndarray | None = None
