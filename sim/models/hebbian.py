@@ -80,9 +80,9 @@ class HebbianNet(Estimator):
         'competitive', else 0). Where the settle is in closed form (ReLU / linear units,
         ``settle='auto'``) ``tau`` and ``dt`` do not change the settled code.
     settle : {'auto', 'dynamics'}
-        'auto' uses the closed-form fixed point of the dynamics where it exists (ReLU/linear
-        units, uniform inhibition; `sim.substrate.kwta`), else integrates; 'dynamics' always integrates
-        (`sim.substrate.dynamics.settle`). Both give the same settled state to the settle tolerance.
+        'auto' uses the closed-form fixed point where it exists (ReLU/linear units, uniform
+        inhibition; `sim.substrate.kwta`) or a direct solve where it is the unique attractor
+        (learned lateral weights), else integrates; 'dynamics' always integrates in time.
     settle_tol : float
         Stop integrating when no potential changes by more than this over a step.
     max_steps : int

@@ -179,9 +179,11 @@ class Network:
 
         No inhibition and no lateral weights: ``v = J``, ``r = phi(J)``. Uniform inhibition of
         ReLU / linear units with ``settle='auto'``: the exact k-WTA fixed point
-        (`sim.substrate.kwta.inhibited_fixed_point`). Otherwise the dynamics are integrated to
-        the population's tolerance (`sim.substrate.dynamics.settle`, with its lateral weights);
-        a settle that does not converge warns.
+        (`sim.substrate.kwta.inhibited_fixed_point`). Otherwise `sim.substrate.dynamics.settle`
+        with the population's lateral weights: with ``settle='auto'`` it solves the fixed point
+        directly where it is provably the unique attractor (ReLU / linear units with lateral
+        weights) and integrates elsewhere; ``settle='dynamics'`` always integrates in time, to
+        the population's tolerance. A settle that does not converge warns.
         """
         pop = self.populations[l + 1]
         if pop.w_inh == 0 and pop.lateral is None:
@@ -192,7 +194,8 @@ class Network:
         tol = self.inhibition_tol if pop.tol is None else pop.tol
         max_steps = self.inhibition_max_steps if pop.max_steps is None else pop.max_steps
         res = settle_population(J, neuron=pop.neuron, tau=pop.tau or 1.0, dt=pop.dt, w_inh=pop.w_inh,
-                                lateral=pop.lateral, tol=tol, max_steps=max_steps)
+                                lateral=pop.lateral, tol=tol, max_steps=max_steps,
+                                method="steps" if pop.settle == "dynamics" else "auto")
         if not res.converged:
             warnings.warn(f"population {pop.name!r}: the dynamics did not settle within {max_steps} steps "
                           f"(max change {res.max_change:.3g})", RuntimeWarning, stacklevel=2)

@@ -37,7 +37,8 @@ class Population:
     settle : {'auto', 'dynamics'}
         How :meth:`Network.steady_state` finds the settled state: 'auto' uses the closed-form
         fixed point where one exists (ReLU / linear units, uniform inhibition, no lateral
-        weights: `sim.substrate.kwta`), 'dynamics' always integrates.
+        weights: `sim.substrate.kwta`) or a direct solve where it is provably the unique
+        attractor (lateral weights), 'dynamics' always integrates in time.
     dt : float, optional
         Integration step when settling by time steps (default ``tau``).
     tol : float, optional
