@@ -82,7 +82,7 @@ def test_shipped_studies_validate_and_are_installed():
     assert tuned.model_for("random", "digits")[0]["rule"] == "none"
     assert quick.tuning is None and default.tuning is None
     # one copy: the top-level entries link to the packaged files
-    for name in ("default", "quick", "factorial", "tuning_digits"):
+    for name in ("default", "quick", "factorial", "tuning_digits", "tuning_mnist1d"):
         top = ROOT / "studies" / f"{name}.toml"
         assert top.is_symlink() and top.read_text() == study_mod.builtin(name).read_text()
     pyproject = (ROOT / "pyproject.toml").read_text()
