@@ -76,7 +76,7 @@ def test_shipped_studies_validate_and_are_installed():
         {**default.model_for("mlp", "digits")[0], **presets_mod.get("mlp_mnist1d")["params"]}, 150)
     assert quick.seeds == 2 and set(quick.tasks) == {"moons", "digits"}
     tuned = study_mod.load("tuning_digits")  # every model tuned with the same budget, then refitted
-    assert tuned.tuning["pairs"] == [[m, "digits"] for m in ("mlp", "hebbian", "random", "readout")]
+    assert tuned.tuning["pairs"] == [[m, "digits"] for m in ("mlp", "mlp_frozen", "hebbian", "random", "readout")]
     assert tuned.tuning["trials"] == 24 and tuned.tuning["seeds"] == [0, 1, 2] and tuned.seeds == 10
     assert "rule_params.k" in tuned.tuning["spaces"]["hebbian"]["digits"]
     assert tuned.model_for("random", "digits")[0]["rule"] == "none"
