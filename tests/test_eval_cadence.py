@@ -52,3 +52,16 @@ def test_divergence_is_caught_between_evaluations(digits):
     model = BackpropMLP(hidden=(16,), optimizer="sgd", lr=1e6, eval_every=0, seed=0)
     model.fit(digits, epochs=20)
     assert model.history_.diverged and len(model.history_.records) < 20
+
+
+def test_early_stopping_restarts_with_each_partial_fit(digits):
+    """Sequential learning with early stopping: the second call keeps the best weights of its own
+    data's validation split, never the first call's (which would undo the second phase)."""
+    first = tasks.class_subset(digits, [0, 1, 2, 3, 4], relabel=False)
+    second = tasks.class_subset(digits, [5, 6, 7, 8, 9], relabel=False)
+    model = BackpropMLP(hidden=(32,), early_stopping=True, n_iter_no_change=3, seed=0)
+    model.fit(first, epochs=30)
+    phase1 = len(model.history_.records)
+    model.partial_fit(second, epochs=30)
+    assert model.history_.best_epoch > phase1  # the best epoch of the second call
+    assert model.score(second.X_test, second.y_test) > 0.9

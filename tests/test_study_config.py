@@ -203,3 +203,17 @@ def test_run_specs_live_in_one_module(tmp_path):
     with pytest.raises(ValidationError) as info:
         study_mod.load(_write(tmp_path, TINY.replace("seeds = 2", "seeds = 2.5")))
     assert info.value.requirement == "must be an integer"  # sim.validation.check_int's message
+
+
+def test_tuned_presets_record_their_tuning_study():
+    """A ``_tuned`` preset says where it came from: the study that chose it, the trial budget,
+    the tuning seeds and the best validation value; the study ships, and every model it
+    compared had the same budget."""
+    tuned = [n for n in presets_mod.names() if n.endswith("_tuned")]
+    assert tuned
+    for name in tuned:
+        record = presets_mod.get(name)["tuned"]
+        study = study_mod.load(record["study"])
+        assert record["trials"] == study.tuning["trials"] and record["seeds"] == study.tuning["seeds"]
+        assert record["metric"] == study.tuning["metric"] and 0 < record["value"] <= 1
+        presets_mod.make(name)[0].validate_params()

@@ -121,12 +121,6 @@ class Estimator:
         self._total_epochs = epochs
         self.history_ = History(meta={"model": self.model_name, "task": getattr(task, "name", ""),
                                       "seed": self.seed, "params": _jsonable(self.get_params())})
-        self._stopper = None
-        if self.early_stopping:
-            if data[2].shape[0] == 0:
-                raise ValidationError("early_stopping", self.early_stopping,
-                                      "needs a validation split (the task has none: validation_fraction > 0)")
-            self._stopper = EarlyStopping(self.n_iter_no_change, self.tol)
         return self._run(data, epochs, callback, progress)
 
     def partial_fit(self, task, epochs: int = 1, *, callback=None, progress: bool = False) -> History:
@@ -144,6 +138,12 @@ class Estimator:
 
     def _run(self, data, epochs, callback, progress) -> History:
         X, y, X_val, y_val, X_test, y_test = data
+        self._stopper = None  # each fit / partial_fit call stops on its own data's validation split
+        if self.early_stopping:
+            if X_val.shape[0] == 0:
+                raise ValidationError("early_stopping", self.early_stopping,
+                                      "needs a validation split (the task has none: validation_fraction > 0)")
+            self._stopper = EarlyStopping(self.n_iter_no_change, self.tol)
         bar = None
         if progress:
             from tqdm.auto import tqdm
