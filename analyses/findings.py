@@ -102,7 +102,8 @@ def markdown(d: dict) -> str:
         f"task and primary comparison ({pairs or 'none'}, {origin}), significant or not. The difference is "
         "the first model's test accuracy minus the second's in percentage points, the mean over the seeds "
         "with its 95% t CI; significance: paired t-test over seeds, Holm-adjusted within the primary family "
-        f"({size} tests), α = 0.05; d_z = mean / SD of the paired differences; the detectable effect is the "
+        f"({size} paired t-tests; a comparison without one is not counted), α = 0.05; d_z = mean / SD of "
+        "the paired differences; the detectable effect is the "
         f"one a two-sided paired t-test at α = 0.05 (not Holm-adjusted) detects with {POWER:.0%} power at "
         "the observed SD. What varies across seeds: "
         + "; ".join(f"{task}: {v['varies']}" for task, v in d["variation"].items()) + ".",
