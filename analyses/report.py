@@ -1,6 +1,8 @@
 """The report of a study: run every analysis on a results store and write ``REPORT.md``, which
-embeds each figure (PNG) with a caption saying what it shows and what to look for, followed by
-the summary tables (also written as ``summary.md``, ``summary.csv`` and ``summary_tests.csv``).
+opens with the findings generated from the study's test table (`analyses.findings`, also written
+as ``findings.md``; the report holds no other result statements), then embeds each figure (PNG)
+with a caption saying what it shows and what to look for, followed by the summary tables (also
+written as ``summary.md``, ``summary.csv`` and ``summary_tests.csv``).
 
 ``neurocompare study`` calls :func:`build` when its runs are done; to redraw from a stored
 study without retraining: ``python -m analyses.report RESULTS_DIR [--out DIR] [--format png,pdf]``.
@@ -14,7 +16,8 @@ import sys
 import traceback
 
 from ._panels import task_order
-from .common import ModelLabels, finished_runs, main, model_order, open_store
+from .common import ModelLabels, finished_runs, group, main, model_order, open_store
+from .comparisons import variation
 
 __all__ = ["build", "SECTIONS"]
 
@@ -80,10 +83,13 @@ def _header(results_dir) -> list[str]:
     lines = [f"# neurocompare report: study `{m.get('name', os.path.basename(str(results_dir)))}`", ""]
     if m.get("description"):
         lines += [m["description"][:1].upper() + m["description"][1:] + ".", ""]
+    standard = group([r for r in runs if r["config"]["kind"] == "standard"], "task")
+    varies = "; ".join(f"`{t}`: {variation(r['config'] for r in standard[(t,)])['varies']}"
+                       for t in tasks if (t,) in standard)
     lines += [
         f"- **Seeds**: {seeds} (seed indices 0–{seeds - 1 if isinstance(seeds, int) else '?'}, root seed "
         f"{m.get('root_seed', '?')}, split `{cfg.get('split', 'per_seed')}`); every model of a seed "
-        f"sees the same data split, so comparisons are paired by seed.",
+        f"sees the same data, so comparisons are paired by seed. Across seeds varies: {varies or 'no run yet'}.",
         f"- **Tasks**: {', '.join(f'`{t}`' for t in task_order(results_dir, cfg.get('tasks') or {}))}.",
         "- **Models** (named by what each task's parameters make them; colours by study key):",
         *models,
@@ -109,8 +115,8 @@ def build(results_dir, figures_dir="figures", formats=("png", "pdf")) -> dict:
     results_dir : str or Path
         A results store (`neurocompare study`).
     figures_dir : str or Path
-        Output folder: the figures, ``REPORT.md``, ``summary.md``, ``summary.csv``,
-        ``summary_tests.csv``.
+        Output folder: the figures, ``REPORT.md``, ``findings.md``, ``summary.md``,
+        ``summary.csv``, ``summary_tests.csv``.
     formats : sequence of str
         Figure formats; PNG is always written (the report embeds it).
 
@@ -155,9 +161,15 @@ def build(results_dir, figures_dir="figures", formats=("png", "pdf")) -> dict:
                      "Also as CSV: `summary.csv` (one row per task and model) and `summary_tests.csv` "
                      "(one row per comparison).", ""]
     lines = _header(results_dir)
+    findings_md = os.path.join(figures_dir, "findings.md")
+    findings = []
+    if "summary" not in {n for n, _ in failed + skipped} and os.path.exists(findings_md):
+        with open(findings_md, encoding="utf-8") as fh:
+            findings = ["## Findings", "", fh.read().split("\n", 2)[2].strip(), ""]  # without its title
     contents = [f"- [{f['title']}](#{_anchor(f['title'])})" for f in figures]
     if contents:
-        lines += ["## Contents", "", *contents, "- [Summary tables](#summary-tables)", ""]
+        lines += ["## Contents", "", *(["- [Findings](#findings)"] if findings else []), *contents,
+                  "- [Summary tables](#summary-tables)", ""]
     if skipped or failed:
         lines += ["## Not shown", ""]
         lines += [f"- `{n}`: nothing to show; it needs {why}." for n, why in skipped]
@@ -165,7 +177,7 @@ def build(results_dir, figures_dir="figures", formats=("png", "pdf")) -> dict:
         lines.append("")
     path = os.path.join(figures_dir, "REPORT.md")
     with open(path, "w", encoding="utf-8", newline="") as fh:
-        fh.write("\n".join(lines + body).rstrip() + "\n")
+        fh.write("\n".join(lines + findings + body).rstrip() + "\n")
     return {"report": path, "figures": figures, "skipped": skipped, "failed": failed}
 
 

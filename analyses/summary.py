@@ -1,9 +1,12 @@
 """Summary table: per task and model, final test accuracy (mean ± 95% CI over seeds), the
 train-test gap, robustness AUCs, samples to 90% of final accuracy and training time; then paired
-comparisons of test accuracy between models across seeds (paired t and Wilcoxon signed-rank,
-Holm-corrected over every comparison of the study). Written as Markdown (``summary.md``) and CSV
-(``summary.csv``: one row per task and model; ``summary_tests.csv``: one row per comparison),
-with an overview bar chart.
+comparisons of test accuracy between models across seeds (`analyses.comparisons`: the study's
+primary family and the exploratory rest, Holm-corrected within each; paired t with its CI,
+effect size and minimum detectable effect, the exact Wilcoxon p beside it, and the test-sampling
+SD beside the seed-to-seed SD), and what varies across seeds on each task. Written as Markdown
+(``summary.md``) and CSV (``summary.csv``: one row per task and model; ``summary_tests.csv``: one
+row per comparison), with the generated findings (``findings.md``, `analyses.findings`) and an
+overview bar chart.
 
 Every planned run is accounted for: a row says how many of its planned runs finished, diverged
 or failed, and a model whose runs all diverged still has its row. The rule for diverged runs:
@@ -19,24 +22,23 @@ from __future__ import annotations
 
 import csv
 import io
-import itertools
 import os
 
 import numpy as np
 
 from sim.models import labels
 
-from . import style
+from . import comparisons, findings, style
 from ._panels import ci_title, grouped_bars, model_legend, n_features, task_order
 from .common import ModelLabels, finished_runs, group, main, model_order, open_store
 from .generalization import OCCLUSION_MIN_FEATURES, auc
 from .learning_curves import time_to_fraction
-from .stats import holm, mean_ci, paired_test
+from .stats import MDE_ALPHA, POWER, mean_ci
 
 __all__ = ["data", "build", "markdown", "write_tables", "ROW_COLUMNS", "TEST_COLUMNS", "ALPHA", "REQUIRES"]
 
 REQUIRES = "finished standard runs"
-ALPHA = 0.05
+ALPHA = comparisons.ALPHA
 # per (task, model): name -> how to get one number per run (percent where it is an accuracy)
 METRICS = {
     "test_accuracy_pct": lambda r: 100 * r["evaluation"]["test_accuracy"],
@@ -51,10 +53,10 @@ METRICS = {
 ROW_COLUMNS = (["task", "model", "model_label", "dynamics", "learning", "n_seeds", "n_not_finished", "n_planned",
                 "n_finished", "n_diverged", "n_failed"]
                + [f"{m}_{s}" for m in METRICS for s in ("mean", "ci95")])
-TEST_COLUMNS = ("task", "model_a", "model_b", "label_a", "label_b", "metric", "n_pairs", "diff_pp_mean", "diff_pp_ci95",
-                "p_t", "p_wilcoxon", "p_t_holm", "p_wilcoxon_holm", "significant")
-# comparisons read "first vs second": the Hebbian network first, then the MLP, then controls
-COMPARE_FIRST = ("hebbian", "mlp", "backprop")
+TEST_COLUMNS = ("task", "family", "model_a", "model_b", "label_a", "label_b", "metric", "varies", "unit",
+                "shared_test", "n_pairs", "diff_pp_mean", "diff_pp_ci95", "diff_pp_low", "diff_pp_high", "sd_diff_pp",
+                "d_z", "mde_pp", "test_sd_pp", "n_test", "p_t", "p_wilcoxon", "family_size", "p_t_holm",
+                "p_wilcoxon_holm", "significant", "note")
 
 
 def _auc(r, what) -> float:
@@ -62,23 +64,6 @@ def _auc(r, what) -> float:
     if not curve or not curve.get("levels"):
         return float("nan")
     return 100 * auc(curve["levels"], curve["accuracy"])
-
-
-def _pairs(models):
-    rank = {m: i for i, m in enumerate(COMPARE_FIRST)}
-    ordered = sorted(models, key=lambda m: (rank.get(m, len(rank)), model_order(models).index(m)))
-    return list(itertools.combinations(ordered, 2))
-
-
-def _scored_accuracy(st, runs) -> dict:
-    """``{seed: test accuracy (%)}`` of finished runs, diverged runs at chance (100 / classes)."""
-    out = {}
-    for r in runs:
-        if r.get("status") == "finished":
-            out[r["config"]["seed"]] = 100 * r["evaluation"]["test_accuracy"]
-        elif r.get("status") == "diverged":
-            out[r["config"]["seed"]] = 100 / st.task(r).n_classes
-    return out
 
 
 def data(results_dir) -> dict:
@@ -92,10 +77,13 @@ def data(results_dir) -> dict:
         runs' parameters, with ``dynamics`` and ``learning`` its factorial axes; accuracies in %,
         the gap in percentage points, AUCs in %, times in s; ``n_seeds`` runs
         enter the test accuracy: finished ones and diverged ones at chance);
-        ``tests``: one dict per comparison with the keys of `TEST_COLUMNS` (``diff`` = first
-        model minus second, test accuracy in percentage points; Holm over all comparisons with
-        a finite p; ``significant`` from the Holm-adjusted paired-t p; ``label_a``, ``label_b``
-        the two models' labels on the task); ``n_comparisons``; ``model_labels``
+        ``tests``: one dict per comparison with the keys of `TEST_COLUMNS`
+        (`analyses.comparisons.table`: ``diff`` = first model minus second, test accuracy in
+        percentage points; Holm within the comparison's ``family``; ``significant`` from the
+        Holm-adjusted paired-t p; ``label_a``, ``label_b`` the two models' labels on the task);
+        ``n_comparisons``; ``family`` (`analyses.comparisons.family`: the primary pairs and
+        tasks, and whether the study declared them); ``variation``: task -> what varies across
+        its seeds (`analyses.comparisons.variation`); ``model_labels``
         (`analyses.common.ModelLabels` of the stored runs).
     """
     st = open_store(results_dir)
@@ -108,16 +96,17 @@ def data(results_dir) -> dict:
     dims = n_features(results_dir, everything)
     names = ModelLabels.of(results_dir, everything)
     tasks = task_order(results_dir, [t for t, _ in {**planned, **stored}])
-    rows, tests = [], []
+    rows, models, accuracy, text = [], {}, {}, {}
     for task in tasks:
-        models = model_order(m for t, m in {**planned, **stored} if t == task)
-        scored = {m: _scored_accuracy(st, stored.get((task, m), [])) for m in models}
-        text = names.mapping(models, task, named=False)
-        for model in models:
+        models[task] = model_order(m for t, m in {**planned, **stored} if t == task)
+        scored = {m: comparisons.scored(st, stored.get((task, m), [])) for m in models[task]}
+        accuracy.update({(task, m): v for m, v in scored.items()})
+        text[task] = names.mapping(models[task], task, named=False)
+        for model in models[task]:
             rs = groups.get((task, model), [])
             status = [r.get("status") for r in stored.get((task, model), [])]
             spec = names.specs.get(model, {}).get(task)
-            row = {"task": task, "model": model, "model_label": text[model],
+            row = {"task": task, "model": model, "model_label": text[task][model],
                    **(labels.axes(*spec) if spec else {"dynamics": "", "learning": ""}),
                    "n_seeds": len(scored[model]), "n_not_finished": len(status) - status.count("finished"),
                    "n_planned": max(len(planned.get((task, model), [])), len(status)),
@@ -127,31 +116,15 @@ def data(results_dir) -> dict:
                 if name == "occlusion_auc_pct" and dims.get(task, 0) <= OCCLUSION_MIN_FEATURES:
                     row[f"{name}_mean"] = row[f"{name}_ci95"] = float("nan")  # not an occlusion
                     continue
-                values = list(scored[model].values()) if name == "test_accuracy_pct" else [get(r) for r in rs]
+                values = [v for v, _ in scored[model].values()] if name == "test_accuracy_pct" else [get(r) for r in rs]
                 row[f"{name}_mean"], row[f"{name}_ci95"] = mean_ci(values)
             rows.append(row)
-        for a, b in _pairs(models):
-            acc = {m: scored[m] for m in (a, b)}
-            seeds = sorted(set(acc[a]) & set(acc[b]))  # paired by seed index: same split, same data
-            x, y = [acc[a][s] for s in seeds], [acc[b][s] for s in seeds]
-            diff = np.subtract(x, y)
-            ok = len(seeds) >= 2
-            tests.append({"task": task, "model_a": a, "model_b": b, "label_a": text[a], "label_b": text[b],
-                          "metric": "test_accuracy",
-                          "n_pairs": len(seeds), **dict(zip(("diff_pp_mean", "diff_pp_ci95"), mean_ci(diff))),
-                          "p_t": paired_test(x, y, "t") if ok else np.nan,
-                          "p_wilcoxon": paired_test(x, y, "wilcoxon") if ok else np.nan})
-    for key in ("p_t", "p_wilcoxon"):
-        p = np.array([t[key] for t in tests], dtype=np.float64)
-        adjusted = np.full(p.size, np.nan)
-        finite = np.isfinite(p)
-        if finite.any():
-            adjusted[finite] = holm(p[finite])
-        for t, q in zip(tests, adjusted):
-            t[f"{key}_holm"] = float(q)
-    for t in tests:
-        t["significant"] = bool(np.isfinite(t["p_t_holm"]) and t["p_t_holm"] < ALPHA)
-    return {"tasks": tasks, "rows": rows, "tests": tests, "n_comparisons": len(tests), "model_labels": names}
+    fam = comparisons.family(st, names, tasks)
+    by_task = group(everything, "task")
+    tests = comparisons.table(st, tasks, models, accuracy, text, {t: rs for (t,), rs in by_task.items()}, fam)
+    variation = {t: comparisons.variation(r["config"] for r in by_task.get((t,), [])) for t in tasks}
+    return {"tasks": tasks, "rows": rows, "tests": tests, "n_comparisons": len(tests), "family": fam,
+            "variation": variation, "model_labels": names}
 
 
 # ----------------------------------------------------------------------------- formatting
@@ -178,6 +151,56 @@ def _to90(r) -> str:
     return f"{e:.1f} · {samples} · {t:.2g}"
 
 
+def _num(x, digits=1) -> str:
+    return f"{round(x, digits) + 0.0:.{digits}f}" if np.isfinite(x) else "—"
+
+
+def _interval(t) -> str:
+    if not np.isfinite(t["diff_pp_mean"]):
+        return "—"
+    text = f"{round(t['diff_pp_mean'], 1) + 0.0:+.1f}"
+    if np.isfinite(t["diff_pp_ci95"]):
+        text += f" [{round(t['diff_pp_low'], 1) + 0.0:+.1f}, {round(t['diff_pp_high'], 1) + 0.0:+.1f}]"
+    return text
+
+
+def _comparison_notes(d, n_max) -> list[str]:
+    """The paragraphs on the comparisons: what they are, the families, what varies across seeds."""
+    fam = d["family"]
+    size = {w: max((t["family_size"] for t in d["tests"] if t["family"] == w), default=0)
+            for w in comparisons.FAMILIES}
+    pairs = ", ".join(f"`{a}` vs `{b}`" for a, b in fam["primary"]) or "none"
+    where = ("declared in the study's `[comparisons]`" if fam["declared"] else
+             "the default: Hebbian vs MLP, Hebbian vs random control and MLP vs random control when the study "
+             "has one model of each role, else every pair")
+    shared = [t for t, v in d["variation"].items() if v["shared_test"]]
+    count = {w: sum(t["family"] == w for t in d["tests"]) for w in comparisons.FAMILIES}
+    rest = (f"the other {count['exploratory']} comparisons are **exploratory**, Holm-corrected within their own "
+            f"family ({size['exploratory']} paired t-tests): leads, not results. " if count["exploratory"]
+            else "there are no other pairs. ")
+    return [
+        "Comparisons: test accuracy, paired by seed index (both models of a pair see the same split and "
+        "data), difference = first − second model in percentage points, mean over the pairs with its 95% "
+        f"t CI. **Primary** comparisons ({where}): {pairs} on {', '.join(f'`{t}`' for t in fam['tasks'])}, "
+        f"{count['primary']} comparisons Holm-corrected over their {size['primary']} paired t-tests "
+        "(a comparison without a t-test is not counted); " + rest +
+        f"*significant* = Holm-adjusted paired-t p < {ALPHA}; beside it the exact Wilcoxon signed-rank p, "
+        "Holm-corrected the same way"
+        + (f" (with {n_max} seeds it cannot fall below {2 / 2 ** n_max:.3g})." if n_max else ".")
+        + " *d_z* = mean / SD of the paired differences; *MDE* = the difference a two-sided paired t-test at "
+        f"α = {MDE_ALPHA} (not Holm-adjusted, which would make it larger) detects with {POWER:.0%} power: "
+        "(t₀.₉₇₅,ₙ₋₁ + t₀.₈,ₙ₋₁) · SD / √n. *SD seeds / test*: the SD of the paired differences across "
+        "seeds, and the binomial test-sampling SD of one seed's difference, √((pₐ(1 − pₐ) + p_b(1 − p_b)) / "
+        "n_test) (root mean square over seeds; an upper bound when the two models' errors on the shared "
+        "test items are positively correlated). The store keeps each run's accuracy, not its per-item "
+        "predictions, so a bootstrap over test items or McNemar's test is not possible.",
+        "",
+        "What varies across seeds: " + "; ".join(f"`{t}`: {v['varies']}" for t, v in d["variation"].items()) + "."
+        + (f" On {', '.join(f'`{t}`' for t in shared)} every seed is tested on the same items: the t CI "
+           "covers initialization only, and the test-sampling SD is an error it does not contain." if shared else ""),
+    ]
+
+
 def markdown(d) -> str:
     """The summary as Markdown: one table of models and one of comparisons per task."""
     n_max = max((r["n_seeds"] for r in d["rows"]), default=0)
@@ -192,12 +215,7 @@ def markdown(d) -> str:
         "test accuracy and the paired tests; the other columns average finished runs only; *runs* "
         "gives finished of planned, with diverged and failed runs named.",
         "",
-        f"Comparisons: test accuracy, paired by seed (same data split), difference = first − second "
-        f"model in percentage points; paired t-test and Wilcoxon signed-rank test (exact), both "
-        f"Holm-corrected over all {d['n_comparisons']} comparisons of the study; *significant* = "
-        f"Holm-adjusted paired-t p < {ALPHA}"
-        + (f" (with {n_max} seeds the exact two-sided Wilcoxon p cannot fall below "
-           f"{2 / 2 ** n_max:.3g})." if n_max else "."),
+        *_comparison_notes(d, n_max),
         "",
     ]
     for task in d["tasks"]:
@@ -217,13 +235,16 @@ def markdown(d) -> str:
                 f"| {_pm(r['train_seconds_mean'], r['train_seconds_ci95'], 2)} | {seeds} |")
         tests = [t for t in d["tests"] if t["task"] == task]
         if tests:
-            lines += ["", "| comparison (test accuracy) | pairs | difference (pp) | paired t p | Wilcoxon p "
-                          "| Holm t p | Holm Wilcoxon p | significant (Holm p < 0.05) |",
-                      "| --- | ---: | ---: | ---: | ---: | ---: | ---: | :---: |"]
+            lines += ["", "| comparison (test accuracy) | family | pairs | difference (pp) [95% CI] | d_z | MDE (pp) "
+                          "| SD seeds / test (pp) | paired t p | Wilcoxon p | Holm t p | Holm Wilcoxon p "
+                          "| significant (Holm p < 0.05) |",
+                      "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | :---: |"]
             for t in tests:
                 lines.append(
-                    f"| {t['label_a']} vs {t['label_b']} | {t['n_pairs']} "
-                    f"| {_pm(t['diff_pp_mean'], t['diff_pp_ci95'])} | {_p(t['p_t'])} | {_p(t['p_wilcoxon'])} "
+                    f"| {t['label_a']} vs {t['label_b']} | {t['family']} | {t['n_pairs']} "
+                    f"| {_interval(t)} | {_num(t['d_z'], 2)} | {_num(t['mde_pp'])} "
+                    f"| {_num(t['sd_diff_pp'])} / {_num(t['test_sd_pp'])} "
+                    f"| {_p(t['p_t']) if not t['note'] else t['note']} | {_p(t['p_wilcoxon'])} "
                     f"| {_p(t['p_t_holm'])} | {_p(t['p_wilcoxon_holm'])} | {'yes' if t['significant'] else 'no'} |")
         lines.append("")
     return "\n".join(lines)
@@ -240,10 +261,12 @@ def _csv(rows, columns) -> str:
 
 
 def write_tables(d, out_dir) -> list[str]:
-    """Write ``summary.md``, ``summary.csv`` and ``summary_tests.csv`` into ``out_dir``."""
+    """Write ``summary.md``, ``summary.csv``, ``summary_tests.csv`` and ``findings.md``
+    (`analyses.findings.markdown`) into ``out_dir``."""
     os.makedirs(out_dir, exist_ok=True)
     files = {"summary.md": "# Summary\n\n" + markdown(d), "summary.csv": _csv(d["rows"], ROW_COLUMNS),
-             "summary_tests.csv": _csv(d["tests"], TEST_COLUMNS)}
+             "summary_tests.csv": _csv(d["tests"], TEST_COLUMNS),
+             "findings.md": "# Findings\n\n" + findings.markdown(d)}
     paths = []
     for name, text in files.items():
         path = os.path.join(out_dir, name)

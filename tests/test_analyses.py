@@ -20,6 +20,7 @@ from analyses import (
     boundaries,
     common,
     continual,
+    findings,
     generalization,
     learning_curves,
     receptive_fields,
@@ -82,7 +83,7 @@ def test_report_runs_every_analysis_and_trains_nothing(built):
         for path in fig["paths"]:
             assert Path(path).stat().st_size > 1000, path
         assert f"]({fig['name']}.png)" in text and fig["caption"] in text
-    for table in ("summary.md", "summary.csv", "summary_tests.csv"):
+    for table in ("summary.md", "summary.csv", "summary_tests.csv", "findings.md"):
         assert (figures / table).stat().st_size > 100
     assert "#### digits" in text and "#### moons" in text and "significant (Holm p < 0.05)" in text
     # models are named by their parameters, per task where they differ (quick.toml: w_inh 0 on moons)
@@ -90,6 +91,28 @@ def test_report_runs_every_analysis_and_trains_nothing(built):
             "inhibition 0.3 on `digits`.") in text
     assert "| Random features, inhibition 0.3 |" in text and "| Random features, steady |" in text
     assert "leaky, inhibition" not in text
+
+
+def test_the_reports_findings_are_the_generated_sentences_for_every_task(store, built):
+    """REPORT.md's one findings section is findings.md: generated text, one sentence per task and
+    primary comparison, every task covered."""
+    figures, result = built
+    text = Path(result["report"]).read_text(encoding="utf-8")
+    d = summary.data(store)
+    generated = findings.markdown(d)
+    assert (figures / "findings.md").read_text(encoding="utf-8") == "# Findings\n\n" + generated
+    assert text.count("## Findings") == 1 and "- [Findings](#findings)" in text
+    section = text.split("## Findings\n\n", 1)[1].split("\n## ", 1)[0]
+    assert section.strip() == generated.strip()
+    bullets = [line[2:] for line in section.splitlines() if line.startswith("- ")]
+    assert bullets == findings.sentences(d["tests"])
+    pairs = [("hebbian", "mlp"), ("hebbian", "random"), ("mlp", "random")]  # quick.toml's [comparisons]
+    assert [(t["task"], t["model_a"], t["model_b"]) for t in d["tests"] if t["family"] == "primary"] == [
+        (task, a, b) for task in ("moons", "digits") for a, b in pairs]
+    for task in ("moons", "digits"):
+        assert sum(b.startswith(f"{task}: ") for b in bullets) == 3
+    assert ("Across seeds varies: `moons`: data (new samples) and initialization; `digits`: split and "
+            "initialization") in text
 
 
 def test_report_skips_and_survives_a_failing_analysis(store, tmp_path, monkeypatch):
@@ -139,7 +162,7 @@ def test_summary_rebuilt_from_the_store_is_identical(store, built, tmp_path):
         mp.setattr(sim.models.estimator.Estimator, "fit", _no_training)
         mp.setattr(sim.models.estimator.Estimator, "partial_fit", _no_training)
         summary.write_tables(summary.data(store), tmp_path)
-    for name in ("summary.md", "summary.csv", "summary_tests.csv"):
+    for name in ("summary.md", "summary.csv", "summary_tests.csv", "findings.md"):
         assert filecmp.cmp(tmp_path / name, figures / name, shallow=False), name
 
 
@@ -174,12 +197,18 @@ def test_summary_numbers_match_scipy_on_the_stored_runs(store):
                    for m in (t["model_a"], t["model_b"])}
         a = [by_seed[t["model_a"]][s] for s in (0, 1)]
         b = [by_seed[t["model_b"]][s] for s in (0, 1)]
-        assert t["diff_pp_mean"] == pytest.approx(np.mean(np.subtract(a, b)))
-        if not np.allclose(a, b):
+        diff = np.subtract(a, b)
+        assert t["diff_pp_mean"] == pytest.approx(np.mean(diff))
+        if np.ptp(diff) == 0:  # the same difference on both seeds: no t statistic
+            assert np.isnan(t["p_t"]) and t["note"] == ("constant difference" if diff[0] else "")
+        else:
             assert t["p_t"] == pytest.approx(stats.ttest_rel(a, b).pvalue)
+        if not np.allclose(a, b):
             assert t["p_wilcoxon"] == pytest.approx(stats.wilcoxon(a, b).pvalue)
-    np.testing.assert_allclose([t["p_t_holm"] for t in d["tests"]], holm([t["p_t"] for t in d["tests"]]))
-    assert all(t["significant"] == (t["p_t_holm"] < 0.05) for t in d["tests"])
+    assert {t["family"] for t in d["tests"]} == {"primary"}  # three models, the three primary pairs
+    tested = [t for t in d["tests"] if np.isfinite(t["p_t"])]
+    np.testing.assert_allclose([t["p_t_holm"] for t in tested], holm([t["p_t"] for t in tested]))
+    assert all(t["significant"] == (t["p_t_holm"] < 0.05) for t in tested)
 
 
 # ----------------------------------------------------------------------------- learning curves

@@ -14,6 +14,7 @@ from sim.models import presets as presets_mod
 from sim.seeds import eval_rng, subsample_rng
 from sim.study import config as study_mod
 from sim.study import spec as spec_mod
+from sim.study import store as store_mod
 from sim.study.backends import run_study
 from sim.study.worker import load_task
 from sim.tasks import subsample
@@ -217,3 +218,75 @@ def test_tuned_presets_record_their_tuning_study():
         assert record["trials"] == study.tuning["trials"] and record["seeds"] == study.tuning["seeds"]
         assert record["metric"] == study.tuning["metric"] and 0 < record["value"] <= 1
         presets_mod.make(name)[0].validate_params()
+
+
+# ----------------------------------------------------------------------------- comparisons, seeds, mnist1d
+
+RANDOM = '[models.random]\nmodel = "hebbian"\nhidden = 16\nrandom_control = true\n'
+
+
+@pytest.mark.parametrize("table, key", [
+    ('primary = [["hebbian", "mlpp"]]', "comparisons.primary[0][1]"),
+    ('primary = [["mlp", "mlp"]]', "comparisons.primary[0]"),
+    ('primary = [["mlp"]]', "comparisons.primary[0]"),
+    ('primary = [["mlp", "hebbian", "random"]]', "comparisons.primary[0]"),
+    ('primary = ["mlp", "hebbian"]', "comparisons.primary[0]"),
+    ('primary = [["mlp", 3]]', "comparisons.primary[0]"),
+    ('primary = []', "comparisons.primary"),
+    ('primary = "mlp vs hebbian"', "comparisons.primary"),
+    ('primary = [["mlp", "hebbian"], ["hebbian", "mlp"]]', "comparisons.primary[1]"),
+    ('tasks = ["bars"]', "comparisons.tasks[0]"),
+    ('tasks = ["digits", "digits"]', "comparisons.tasks[1]"),
+    ('tasks = "digits"', "comparisons.tasks"),
+    ('pairs = [["mlp", "hebbian"]]', "comparisons.pairs"),
+])
+def test_comparisons_errors_name_the_key(tmp_path, table, key):
+    with pytest.raises(ValidationError) as info:
+        study_mod.load(_write(tmp_path, TINY + RANDOM + "[comparisons]\n" + table + "\n"))
+    assert info.value.parameter == key and key in str(info.value)
+    with pytest.raises(ValidationError) as info:
+        study_mod.load(_write(tmp_path, "comparisons = 3\n" + TINY))
+    assert info.value.parameter == "comparisons"
+
+
+def test_the_primary_family_declared_or_from_the_roles(tmp_path):
+    s = study_mod.load(_write(tmp_path, TINY + RANDOM))
+    assert s.comparisons == {"primary": [("hebbian", "mlp"), ("hebbian", "random"), ("mlp", "random")],
+                             "tasks": ["moons", "digits"], "declared": False}
+    assert study_mod.load(_write(tmp_path, TINY)).comparisons["primary"] == [("hebbian", "mlp")]  # every pair
+    two_mlps = TINY + RANDOM + '[models.wide]\nmodel = "backprop"\nhidden = [32]\n'
+    assert len(study_mod.load(_write(tmp_path, two_mlps)).comparisons["primary"]) == 6  # roles ambiguous
+    frozen = TINY + RANDOM + '[models.frozen]\nmodel = "backprop"\nhidden = [8]\nfreeze_hidden_after = 1\n'
+    assert len(study_mod.load(_write(tmp_path, frozen)).comparisons["primary"]) == 3  # a control, no MLP role
+    declared = TINY + RANDOM + '[comparisons]\nprimary = [["random", "mlp"]]\ntasks = ["digits"]\n'
+    assert study_mod.load(_write(tmp_path, declared)).comparisons == {
+        "primary": [("random", "mlp")], "tasks": ["digits"], "declared": True}
+    assert study_mod.load("quick").comparisons["declared"]
+
+
+def test_seeds_default_to_ten():
+    raw = {"tasks": {"moons": {"n_train": 50, "n_test": 50}}, "models": {"mlp": {"model": "backprop"}}}
+    assert study_mod.parse(raw).seeds == 10
+    assert study_mod.parse({**raw, "seeds": 3}).seeds == 3
+
+
+def test_a_studys_mnist1d_seeds_are_new_splits(tmp_path):
+    """Studies load mnist1d with resplit = true unless told otherwise: each seed index trains and
+    tests on other signals (the stored runs' tasks, through `Store.task`, differ)."""
+    text = 'name = "m"\nseeds = 3\nepochs = 1\n[tasks.mnist1d]\n[models.readout]\nmodel = "readout"\n'
+    study = study_mod.load(_write(tmp_path, text))
+    assert study.tasks["mnist1d"]["params"]["resplit"] is True
+    out = tmp_path / "out"
+    assert run_study(study, out, workers=1, progress=False, log=lambda *a, **k: None)["finished"] == 3
+    st = store_mod.open(out)
+    tasks = {r["config"]["seed"]: st.task(r) for r in st.runs()}
+    assert sorted(tasks) == [0, 1, 2] and len({t.fingerprint() for t in tasks.values()}) == 3
+    assert len({t.y_train.tobytes() for t in tasks.values()}) == 3
+    assert len({t.X_test.tobytes() for t in tasks.values()}) == 3
+    assert not np.array_equal(tasks[0].meta["index_test"], tasks[1].meta["index_test"])
+    fixed = study_mod.load(_write(tmp_path, text.replace("[tasks.mnist1d]", "[tasks.mnist1d]\nresplit = false")))
+    assert fixed.tasks["mnist1d"]["params"]["resplit"] is False
+    fixed_tasks = [st.task(spec) for spec in fixed.runs()]  # the package's one split for every seed index
+    assert len({t.y_test.tobytes() for t in fixed_tasks}) == 1
+    raw = [t.X_test * t.meta["scaler"]["std"] + t.meta["scaler"]["mean"] for t in fixed_tasks]  # undo the scaling
+    assert all(np.allclose(r, raw[0], atol=1e-9) for r in raw)  # (fitted on each seed's training split)

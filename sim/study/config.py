@@ -12,10 +12,12 @@ Schema (see ``sim/study/builtin/quick.toml``)::
     name = "quick"            # default: the file name
     description = "..."       # optional
     root_seed = 0             # int >= 0
-    seeds = 3                 # int >= 1: seed indices 0..seeds-1
+    seeds = 10                # int >= 1: seed indices 0..seeds-1 (default 10)
     epochs = 10               # int >= 1: default epochs of every model
     split = "per_seed"        # task load seed = seed index ("per_seed") or 0 ("fixed")
-    [tasks.<label>]           # task = registry name (default: the label) + sim.tasks.load params
+    [tasks.<label>]           # task = registry name (default: the label) + sim.tasks.load params;
+                              # mnist1d gets resplit = true unless it says otherwise (a new
+                              # train/test split per seed index, not the package's fixed one)
     [models.<label>]          # model = registry name (required unless preset), preset = a
                               # sim.models.presets name (its params and epochs), epochs = int,
                               # random_control = bool (hidden weights stay random, as
@@ -34,6 +36,10 @@ Schema (see ``sim/study/builtin/quick.toml``)::
     [tuning]                  # trials = N (every tuned model), batch = 4, startup = 10,
                               # metric = "val_accuracy" | "val_loss", seeds = [0, 1, 2] (or 3),
                               # tasks = [...], models = [...]; see sim.study.tuning
+    [comparisons]             # primary = [["hebbian", "mlp"], ...] (pairs of model labels, "a - b"),
+                              # tasks = [...] (default all): the family Holm corrects within;
+                              # default: Hebbian/MLP/random pairs, else every pair; see
+                              # sim.study.comparisons
 
 Seeds: every derivation (the model seed of seed index ``i``, the robustness and subsample
 streams shared by all models of that index) is in `sim.seeds`, which documents each stream.
@@ -84,6 +90,10 @@ class Study:
     conditions : dict
         ``noise``, ``occlusion`` (lists), ``train_per_class`` (``{"sizes", "tasks"}`` or None),
         ``sequential`` (``{"tasks", "first", "second", "epochs"}`` or None).
+    comparisons : dict
+        The primary family of paired comparisons (`sim.study.comparisons.comparisons`):
+        ``primary`` (list of ``(model_a, model_b)``), ``tasks`` and ``declared`` (False: the
+        default family).
     tuning : dict or None
         The tuning stage (`sim.study.search.parse_tuning`: ``trials``, ``batch``, ``startup``,
         ``metric``, ``direction``, ``seeds``, ``pairs``, ``spaces``), or None. `sim.study.tuning`
@@ -107,6 +117,7 @@ class Study:
     raw: dict = field(repr=False, default_factory=dict)
     source: str = ""
     tuning: dict | None = None
+    comparisons: dict = field(default_factory=dict)
 
     def model_for(self, model_label: str, task_label: str) -> tuple[dict, int]:
         """Constructor parameters (no seed) and epochs of model ``model_label`` on ``task_label``."""

@@ -2,7 +2,8 @@
 
 :func:`validate` checks a parsed TOML dict section by section (the top-level keys, the tasks,
 the models with their presets, random-features controls and search spaces, the conditions, the
-tuning stage) and returns the fields of a `sim.study.Study`; `sim.study.config.parse` calls it.
+tuning stage, the declared comparisons: `sim.study.comparisons`) and returns the fields of a
+`sim.study.Study`; `sim.study.config.parse` calls it.
 Search spaces and ``[tuning]`` are checked by `sim.study.search`. The helpers below it are
 private: type checks that name the key (``models.mlp.lr``), as `sim.validation` does for
 function arguments (integers are checked by `sim.validation.check_int` itself).
@@ -18,14 +19,17 @@ from sim import models, tasks
 from sim.errors import ValidationError
 from sim.models import presets
 from sim.models.estimator import MAX_UNITS
+from sim.study.comparisons import comparisons
 from sim.study.search import check_space, parse_space, parse_tuning
 from sim.study.spec import canonical_json, tuples
 from sim.validation import check_int
 
-__all__ = ["validate", "TOP_KEYS", "SPLITS", "MODEL_KEYS"]
+__all__ = ["validate", "TOP_KEYS", "SPLITS", "MODEL_KEYS", "DEFAULT_SEEDS"]
 
 TOP_KEYS = ("name", "description", "root_seed", "seeds", "epochs", "split", "tasks", "models",
-            "conditions", "tuning")
+            "conditions", "tuning", "comparisons")
+DEFAULT_SEEDS = 10  # seed indices of a study that does not say: enough for an exact Wilcoxon p past Holm
+
 SPLITS = ("per_seed", "fixed")
 MODEL_KEYS = ("model", "preset", "epochs", "tasks", "random_control", "search")
 CONDITION_KEYS = ("noise", "occlusion", "train_per_class", "sequential", "hidden_units")
@@ -46,8 +50,10 @@ def validate(raw: dict, default_name: str = "study") -> dict:
     -------
     dict
         ``name``, ``description``, ``root_seed``, ``seeds``, ``epochs``, ``split``, ``tasks``,
-        ``models``, ``conditions`` and ``tuning``: the fields of a `sim.study.Study` (see there) but
-        ``raw`` and ``source``.
+        ``models``, ``conditions``, ``tuning`` and ``comparisons``: the fields of a
+        `sim.study.Study` (see there) but ``raw`` and ``source``. ``seeds`` defaults to
+        `DEFAULT_SEEDS`; an mnist1d task without ``resplit`` gets ``resplit = true``, so that
+        its seed indices are new train/test splits (see ``_parse_task``).
 
     Raises
     ------
@@ -63,7 +69,7 @@ def validate(raw: dict, default_name: str = "study") -> dict:
     if not isinstance(description, str):
         raise ValidationError("description", description, "must be a string")
     root_seed = check_int("root_seed", raw.get("root_seed", 0), low=0)
-    seeds = check_int("seeds", raw.get("seeds", 1), low=1)
+    seeds = check_int("seeds", raw.get("seeds", DEFAULT_SEEDS), low=1)
     epochs = check_int("epochs", raw.get("epochs", 10), low=1)
     split = _str("split", raw.get("split", "per_seed"), SPLITS)
     if "tasks" not in raw or not _table("tasks", raw["tasks"]):
@@ -76,9 +82,11 @@ def validate(raw: dict, default_name: str = "study") -> dict:
     conditions = _parse_conditions(raw.get("conditions", {}), task_info, model_info)
     tuning = parse_tuning(raw.get("tuning"), {label: m["search"] for label, m in model_info.items()},
                           task_info, {label: t["n_val"] for label, t in task_info.items()})
+    specs = {label: [(m["model"], m["params_by_task"][t]) for t in task_info] for label, m in model_info.items()}
+    family = comparisons(raw.get("comparisons"), specs, list(task_info))
     return {"name": name, "description": description, "root_seed": root_seed, "seeds": seeds,
             "epochs": epochs, "split": split, "tasks": task_info, "models": model_info,
-            "conditions": conditions, "tuning": tuning}
+            "conditions": conditions, "tuning": tuning, "comparisons": family}
 
 
 def _table(path, value):
@@ -130,6 +138,11 @@ def _parse_task(label, spec):
         raise ValidationError(where, name, f"unknown task; valid: {', '.join(tasks.names())}")
     if "seed" in spec:
         raise ValidationError(f"{path}.seed", spec["seed"], "is set by the study (root_seed, seeds, split)")
+    if name.lower() == "mnist1d":
+        # a study's seed indices are replications: each draws its own train/test split of the pooled
+        # 5000 signals. `sim.tasks.load` keeps the package's one fixed split by default (the published
+        # benchmark); here that would make the seeds reruns of one split, so `resplit = false` must be said.
+        spec.setdefault("resplit", True)
     try:
         task = tasks.load(name.lower(), seed=0, **spec)
     except ValidationError as exc:
@@ -305,4 +318,5 @@ def _task_labels(path, value, task_info):
             raise ValidationError(p, v, f"not a task of this study; tasks: {', '.join(task_info)}")
         return v
     return _list(path, value, item)
+
 

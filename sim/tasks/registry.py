@@ -159,8 +159,10 @@ def load(name: str, seed: int = 0, validation_fraction: float = DEFAULT_VALIDATI
         Non-negative seed. Generated tasks (toys, bars) draw different data for different
         seeds; ``digits`` (and ``mnist1d`` with ``resplit=True``) gets a different split.
         ``mnist1d`` without ``resplit`` is the package's fixed dataset (its own seed 42) and
-        its fixed 4000/1000 split, so ``seed`` does not change it. The validation split
-        changes with ``seed`` for every task.
+        its fixed 4000/1000 split, so ``seed`` does not change it (the published benchmark,
+        comparable with the literature); a study, whose seed indices are replications, loads
+        mnist1d with ``resplit=True`` unless its TOML says otherwise (`sim.study.schema`). The
+        validation split changes with ``seed`` for every task.
     validation_fraction : float in [0, 1)
         Share of the training split carved off, stratified, as the validation split (0: none,
         for a final refit on all training data). With the default 0.2 the registered tasks
