@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import os
 
 import numpy as np
@@ -49,6 +50,10 @@ METRICS = {
     "samples_to_90": lambda r: time_to_fraction(r["history"]["records"])["samples"],
     "seconds_to_90": lambda r: time_to_fraction(r["history"]["records"])["seconds"],
     "train_seconds": lambda r: r["evaluation"]["seconds"],
+    # the hidden code of the training set after the last epoch (models that record it: Hebbian
+    # networks and their random controls); NaN for the others
+    "active_pct": lambda r: 100 * r["history"]["records"][-1].get("active_fraction", math.nan),
+    "dead_pct": lambda r: 100 * r["history"]["records"][-1].get("dead_fraction", math.nan),
 }
 ROW_COLUMNS = (["task", "model", "model_label", "dynamics", "learning", "n_seeds", "n_not_finished", "n_planned",
                 "n_finished", "n_diverged", "n_failed"]
@@ -210,7 +215,9 @@ def markdown(d) -> str:
         "the noise or occlusion levels (no occlusion for 2-D tasks); *to 90%* = the first epoch at "
         "which the test accuracy reaches 90% of its final value, with the training samples seen and "
         "training seconds by then "
-        "(means over seeds; CIs in summary.csv); training time excludes evaluation. "
+        "(means over seeds; CIs in summary.csv); training time excludes evaluation; *active / dead units* = "
+        "the percentage of hidden units active per training input and of units never active on the training "
+        "set, after the last epoch (recorded by Hebbian networks and their random controls). "
         "A diverged run is a failure of its model: it counts at chance accuracy (100 / classes) in the "
         "test accuracy and the paired tests; the other columns average finished runs only; *runs* "
         "gives finished of planned, with diverged and failed runs named.",
@@ -221,8 +228,8 @@ def markdown(d) -> str:
     for task in d["tasks"]:
         lines += [f"### {task}", "",
                   "| model | test accuracy (%) | train − test gap (pp) | noise AUC (%) | occlusion AUC (%) "
-                  "| to 90%: epoch · samples · s | training time (s) | runs |",
-                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+                  "| to 90%: epoch · samples · s | training time (s) | active / dead units (%) | runs |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
         for r in (r for r in d["rows"] if r["task"] == task):
             seeds = f"{r['n_finished']} of {r['n_planned']}" + "".join(
                 f", {r[f'n_{k}']} {k}" for k in ("diverged", "failed") if r[f"n_{k}"])
@@ -232,7 +239,8 @@ def markdown(d) -> str:
                 f"| {_pm(r['noise_auc_pct_mean'], r['noise_auc_pct_ci95'])} "
                 f"| {_pm(r['occlusion_auc_pct_mean'], r['occlusion_auc_pct_ci95'])} "
                 f"| {_to90(r)} "
-                f"| {_pm(r['train_seconds_mean'], r['train_seconds_ci95'], 2)} | {seeds} |")
+                f"| {_pm(r['train_seconds_mean'], r['train_seconds_ci95'], 2)} "
+                f"| {_pm(r['active_pct_mean'], math.nan)} / {_pm(r['dead_pct_mean'], math.nan)} | {seeds} |")
         tests = [t for t in d["tests"] if t["task"] == task]
         if tests:
             lines += ["", "| comparison (test accuracy) | family | pairs | difference (pp) [95% CI] | d_z | MDE (pp) "

@@ -88,3 +88,22 @@ def test_analysis_matches_a_hand_computation(tmp_path):
     figs = capacity.build(tmp_path / "out", tmp_path / "fig", ("png",))
     assert (tmp_path / "fig" / "capacity.png").exists() and (tmp_path / "fig" / "capacity.csv").exists()
     assert figs[0]["name"] == "capacity"
+
+
+def test_summary_reports_the_active_and_dead_units_of_each_code(tmp_path):
+    """A control's dead and active fractions stand beside its accuracy (hand-averaged here)."""
+    from analyses import summary
+    from sim.study import store
+    path = tmp_path / "cap.toml"
+    path.write_text(STUDY.split("[conditions]")[0])
+    run_study(path, tmp_path / "out", workers=1, progress=False)
+    d = summary.data(tmp_path / "out")
+    runs = [r for r in store.open(tmp_path / "out").runs() if r["config"]["task"] == "digits"]
+    for row in (r for r in d["rows"] if r["task"] == "digits"):
+        last = [r["history"]["records"][-1] for r in runs if r["config"]["model"] == row["model"]]
+        if row["model"] in ("hebbian", "random"):
+            assert row["active_pct_mean"] == pytest.approx(100 * np.mean([x["active_fraction"] for x in last]))
+            assert row["dead_pct_mean"] == pytest.approx(100 * np.mean([x["dead_fraction"] for x in last]))
+        else:
+            assert np.isnan(row["active_pct_mean"]) and np.isnan(row["dead_pct_mean"])
+    assert "active / dead units (%)" in summary.markdown(d)
