@@ -45,6 +45,8 @@ from . import style
 from ._panels import ci_title, panel_grid, task_order
 from .common import main, open_store
 from .stats import holm, mean_ci, paired_test
+from .text import p_value as _p
+from .text import pm as _pm
 
 __all__ = ["data", "factorial", "build", "markdown", "write_tables", "COLUMNS", "DYNAMICS", "FACTORIAL",
            "ALPHA", "REQUIRES"]
@@ -203,19 +205,6 @@ def data(results_dir, hebbian: str = FACTORIAL[1]) -> dict:
 
 
 # ----------------------------------------------------------------------------- tables
-
-def _pm(mean, ci, digits=1, sign=False) -> str:
-    if not np.isfinite(mean):
-        return "—"
-    text = f"{round(mean, digits) + 0.0:{'+' if sign else ''}.{digits}f}"  # + 0.0: no "-0.0"
-    return text + (f" ± {ci:.{digits}f}" if np.isfinite(ci) else "")
-
-
-def _p(p) -> str:
-    if not np.isfinite(p):
-        return "—"
-    return f"{p:.2g}" if p >= 1e-3 else f"{p:.1e}"
-
 
 def markdown(d) -> str:
     """The factorial as Markdown: per task, a table of corners and one of contrasts."""

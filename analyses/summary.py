@@ -35,6 +35,8 @@ from .common import ModelLabels, finished_runs, group, main, model_order, open_s
 from .generalization import OCCLUSION_MIN_FEATURES, auc
 from .learning_curves import time_to_fraction
 from .stats import MDE_ALPHA, POWER, mean_ci
+from .text import p_value as _p
+from .text import pm as _pm
 
 __all__ = ["data", "build", "markdown", "write_tables", "ROW_COLUMNS", "TEST_COLUMNS", "ALPHA", "REQUIRES"]
 
@@ -133,19 +135,6 @@ def data(results_dir) -> dict:
 
 
 # ----------------------------------------------------------------------------- formatting
-
-def _pm(mean, ci, digits=1) -> str:
-    if not np.isfinite(mean):
-        return "—"
-    text = f"{round(mean, digits) + 0.0:,.{digits}f}"  # + 0.0: no "-0.0"
-    return text + (f" ± {ci:,.{digits}f}" if np.isfinite(ci) else "")
-
-
-def _p(p) -> str:
-    if not np.isfinite(p):
-        return "—"
-    return f"{p:.2g}" if p >= 1e-3 else f"{p:.1e}"
-
 
 def _to90(r) -> str:
     """Mean epoch, samples seen and training seconds to 90% of the final accuracy."""
