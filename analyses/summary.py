@@ -54,8 +54,8 @@ METRICS = {
     "train_seconds": lambda r: r["evaluation"]["seconds"],
     # the hidden code of the training set after the last epoch (models that record it: Hebbian
     # networks and their random controls); NaN for the others
-    "active_pct": lambda r: 100 * r["history"]["records"][-1].get("active_fraction", math.nan),
-    "dead_pct": lambda r: 100 * r["history"]["records"][-1].get("dead_fraction", math.nan),
+    "active_pct": lambda r: _last_code(r, "active_fraction"),
+    "dead_pct": lambda r: _last_code(r, "dead_fraction"),
 }
 ROW_COLUMNS = (["task", "model", "model_label", "dynamics", "learning", "n_seeds", "n_not_finished", "n_planned",
                 "n_finished", "n_diverged", "n_failed"]
@@ -64,6 +64,12 @@ TEST_COLUMNS = ("task", "family", "model_a", "model_b", "label_a", "label_b", "m
                 "shared_test", "n_pairs", "diff_pp_mean", "diff_pp_ci95", "diff_pp_low", "diff_pp_high", "sd_diff_pp",
                 "d_z", "mde_pp", "test_sd_pp", "n_test", "p_t", "p_wilcoxon", "family_size", "p_t_holm",
                 "p_wilcoxon_holm", "significant", "note")
+
+
+def _last_code(r, key) -> float:
+    """``key`` of the run's last History record in % (NaN when the model records no code)."""
+    records = (r.get("history") or {}).get("records") or [{}]
+    return 100 * records[-1].get(key, math.nan)
 
 
 def _auc(r, what) -> float:
