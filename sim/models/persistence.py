@@ -26,8 +26,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import tempfile
+import tokenize
 import zipfile
 import zlib
 
@@ -55,6 +57,9 @@ _OBJECTS = {
 }
 _SCALARS = (str, int, float, bool, type(None))
 _MAX_DEPTH = 16  # nesting of parameter values (tuples, lists, dicts) a file may use
+# the fitted scalars of `Estimator.fitted_state`: type and lower bound ("rng_order" is a dict)
+_FITTED = {"n_features_in_": (int, 1), "n_classes_": (int, 2), "epochs_done_": (int, 0), "samples_seen_": (int, 0),
+           "_total_epochs": (int, 0), "train_seconds_": ((int, float), 0)}
 _HEADER_TYPES = {"format": str, "version": str, "class": str, "params": dict, "history": dict,
                  "fitted": dict, "checksum": str}
 
@@ -73,6 +78,8 @@ def _encode(name: str, value, depth: int = 0):
         raise ValidationError(name, value, "is nested too deeply to be saved")
     if isinstance(value, np.generic):
         value = value.item()
+    if isinstance(value, np.dtype) or (isinstance(value, type) and issubclass(value, np.generic)):
+        return np.dtype(value).name  # dtype=np.float32 is saved as "float32", which it means
     if isinstance(value, _SCALARS):
         return value
     if isinstance(value, list):
@@ -243,7 +250,9 @@ def _read(path_s: str) -> tuple[dict, dict]:
         raise ValidationError("path", path_s, "no such file") from None
     except IsADirectoryError:
         raise ValidationError("path", path_s, "is a directory, not a model file") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error,
+            SyntaxError, tokenize.TokenError,  # numpy parsing a damaged .npy header
+            NotImplementedError, RuntimeError) as exc:  # zipfile: damaged flag bits (compression, encryption)
         raise ValidationError("path", path_s, "damaged or truncated model file, or not one "
                                               f"({type(exc).__name__}: {exc})") from None
     if raw.dtype.kind != "U" or raw.ndim != 0:
@@ -317,6 +326,12 @@ def load_model(path, classes: dict):
     if not all(isinstance(v, dict) or (isinstance(v, (int, float)) and not isinstance(v, bool))
                for v in fitted.values()):
         raise ValidationError("path", path_s, "malformed model file: the fitted state holds a non-number")
+    for key, (kind, low) in _FITTED.items():
+        value = fitted.get(key, low)  # a missing one is named when the model is restored
+        number = isinstance(value, kind) and not isinstance(value, bool)
+        if not (number and (isinstance(value, int) or math.isfinite(value)) and value >= low):
+            raise ValidationError("path", path_s, f"malformed model file: fitted {key}={value!r} must be a "
+                                                  f"finite {kind.__name__ if kind is int else 'number'} >= {low}")
     records = history.get("records")
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise ValidationError("path", path_s, "malformed model file: the history records must be a list of dicts")

@@ -10,8 +10,7 @@ Layout of a store ``DIR``::
                          (final train/test accuracy and loss, noise / occlusion robustness,
                          sequential-phase numbers), sequential (curves, sequential runs),
                          seconds, computed_at, host, pid, arrays, npz_sha256 and checksum
-    runs/<run_id>.npz    arrays analyses need (probe_hidden, probe_labels, probe_index, W1,
-                         grid_x / grid_y / grid_pred for 2-D tasks)
+    runs/<run_id>.npz    arrays analyses need (probe_hidden / _labels / _index, W1, grid_x / _y / _pred)
     table.csv            one row per run x epoch (columns: `sim.study.table.COLUMNS`), sorted
                          by run_id, epoch; rebuilt from the run files by the writer (at least
                          every `TABLE_EVERY` seconds and when a study ends or is interrupted),
@@ -127,11 +126,14 @@ class Store:
     def manifest(self) -> dict:
         """The manifest (empty dict if there is none yet)."""
         try:
-            return json.loads(self.manifest_path.read_text())
+            manifest = json.loads(self.manifest_path.read_text())
         except FileNotFoundError:
             return {}
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ValidationError("manifest", str(self.manifest_path), f"is not valid JSON ({exc})") from None
+        if not isinstance(manifest, dict):
+            raise ValidationError("manifest", str(self.manifest_path), "is not a JSON object")
+        return manifest
 
     def write_manifest(self, manifest: dict) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
