@@ -271,3 +271,26 @@ def test_damaged_array_header_is_refused_naming_the_path(tmp_path, saved):
         bad.write_bytes(data[:at] + junk + data[at + 1:])
         with pytest.raises(ValidationError, match=r"bad\.npz"):
             models.load(bad)
+
+
+def test_a_file_of_format_1_as_that_version_wrote_it_is_refused_saying_why(tmp_path, saved):
+    """A hand-made format-1 file (the layout of sim/models/persistence.py before format 2): the class and
+    the optimizer named by import path, a checksum over the arrays only. Nothing it names is imported."""
+    import hashlib
+    import sys
+    _, arrays = _read(saved)
+    digest = hashlib.sha256()
+    for key in sorted(arrays):
+        a = np.ascontiguousarray(arrays[key])
+        digest.update(key.encode() + str(a.dtype).encode() + str(a.shape).encode() + a.tobytes())
+    header = {"format": "neurocompare-model/1", "version": "0.1.0", "class": "sim.models.not_a_module.Net",
+              "params": {"hidden": {"__tuple__": [4]}, "optimizer": {"__obj__": "sim.not_a_module.Adam", "args": {}}},
+              "history": {}, "fitted": {}, "checksum": digest.hexdigest()}
+    old = _write(tmp_path / "v1.npz", header, arrays, rechecksum=False)
+    with pytest.raises(ValidationError) as info:
+        models.load(old)
+    text = str(info.value)
+    assert "v1.npz" in text and "format neurocompare-model/1" in text and "re-save" in text
+    assert "checksum covers the arrays only" in text and "import path" in text
+    assert "sim.models.not_a_module" not in sys.modules and "sim.not_a_module" not in sys.modules
+    assert set(persistence.OLD_FORMATS) == {"neurocompare-model/1"} and persistence.FORMAT == "neurocompare-model/2"

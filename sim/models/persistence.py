@@ -19,7 +19,8 @@ What makes loading safe
 * The arrays are read with ``allow_pickle=False``, and after the model has been rebuilt its
   arrays must have exactly the names, shapes and dtypes of the file's.
 * Every damaged, truncated, foreign or malformed file, and a file of the older format
-  ``neurocompare-model/1``, is refused with a `ValidationError` naming the path.
+  ``neurocompare-model/1`` (:data:`OLD_FORMATS` says why), is refused with a `ValidationError`
+  naming the path.
 """
 
 from __future__ import annotations
@@ -40,10 +41,15 @@ from sim.learning.optimizers import SGD, Adam, Constant, LinearDecay, Momentum, 
 from sim.models.history import History
 from sim.version import __version__
 
-__all__ = ["save_model", "load_model", "FORMAT"]
+__all__ = ["save_model", "load_model", "FORMAT", "OLD_FORMATS"]
 
 FORMAT = "neurocompare-model/2"
-OLD_FORMATS = ("neurocompare-model/1",)
+#: Older model formats, each with why this version refuses it (CHANGELOG.md lists the formats).
+OLD_FORMATS = {
+    "neurocompare-model/1": "its checksum covers the arrays only, not the parameters and history, and it names "
+                            "the model and optimizer classes by import path, which this version never imports; "
+                            "so it can be neither verified nor loaded safely",
+}
 HEADER_KEY = "__header__"
 
 # parameter objects a file may describe: fixed name -> (class, constructor arguments)
@@ -268,10 +274,10 @@ def _read(path_s: str) -> tuple[dict, dict]:
 
 def _check_header(path_s: str, header: dict) -> None:
     fmt = header.get("format")
-    if fmt in OLD_FORMATS:
+    if isinstance(fmt, str) and fmt in OLD_FORMATS:
         raise ValidationError("path", path_s, f"written by an older version of neurocompare (format {fmt}), "
-                                              f"which this version does not load; re-save the model "
-                                              f"(train it again) with this version (format {FORMAT})")
+                                              f"which this version does not load: {OLD_FORMATS[fmt]}; re-save the "
+                                              f"model (train it again) with this version (format {FORMAT})")
     if fmt != FORMAT:
         raise ValidationError("path", path_s, f"not a neurocompare model file (expected format {FORMAT}, "
                                               f"found {fmt!r})")
