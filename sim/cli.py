@@ -112,11 +112,14 @@ def _build_figures(out, figures) -> int:
 
 def _cmd_status(args) -> int:
     from sim.study import store
-    st = store.open(args.dir)
+    st = store.open(args.dir)  # refuses a store format this version does not read
     if not st.manifest_path.is_file():
         raise ValidationError("dir", args.dir, "is not a results store (no manifest.json); "
                               "`neurocompare study CONFIG --out DIR` creates one")
     manifest = st.manifest()
+    note = st.format_note()
+    if note and not args.json:
+        print(f"note: {note}", file=sys.stderr)
     if args.rebuild_table:
         with st.writer_lock(parameter="dir"):
             rows = st.rebuild_table()
@@ -129,12 +132,14 @@ def _cmd_status(args) -> int:
             progress = tuned.read_progress(args.dir) or {}
             status["trials"] = {k: v for k, v in status["trials"].items() if k != "ids" or args.ids}
             status["tuning"] = {k: progress.get(k) for k in ("stage", "rounds", "rounds_done", "trials_done", "trials")}
-        print(json.dumps({**{k: v for k, v in status.items() if k != "ids" or args.ids}, "table": table}))
+        print(json.dumps({**{k: v for k, v in status.items() if k != "ids" or args.ids}, "table": table,
+                          "format": manifest.get("format")}))
         return 0
     if table != "current":
-        why = "table.csv is missing" if table == "missing" else "table.csv is older than the newest run file"
-        print(f"{args.dir}: table stale ({why}): rebuild with `neurocompare status {args.dir} "
-              "--rebuild-table`", file=sys.stderr)
+        why = {"missing": "table.csv is missing", "damaged": f"table.csv {st.table_problem()}"}.get(
+            table, "table.csv is older than the newest run file")
+        print(f"{args.dir}: table {'damaged' if table == 'damaged' else 'stale'} ({why}): rebuild with "
+              f"`neurocompare status {args.dir} --rebuild-table`", file=sys.stderr)
     name = manifest.get("name", "?")
     if "trials" in status:
         _print_tuning(args.dir, status["trials"])
@@ -204,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", help="results directory")
     p.add_argument("--ids", action="store_true", help="list the runs that are not finished")
     p.add_argument("--json", action="store_true", help="print one JSON object (with \"table\": "
-                   "current, stale or missing)")
+                   "current, stale, missing or damaged, and the store's \"format\")")
     p.add_argument("--rebuild-table", action="store_true",
                    help="rewrite table.csv from the run files first (refused while a study writes DIR)")
     p.set_defaults(func=_cmd_status)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ValidationError"]
+__all__ = ["ValidationError", "show_name"]
 
 
 class ValidationError(ValueError):
@@ -25,12 +25,19 @@ class ValidationError(ValueError):
         self.parameter = parameter
         self.value = value
         self.requirement = requirement
-        super().__init__(f"invalid {parameter}={_show(value)}: {requirement}")
+        super().__init__(f"invalid {show_name(parameter)}={_show(value)}: {requirement}")
+
+
+def show_name(parameter) -> str:
+    """The parameter as a message shows it: as it is, or quoted if it is empty or holds a line break or
+    another unprintable character (a TOML key may), so that the message stays one readable line."""
+    return parameter if isinstance(parameter, str) and parameter and parameter.isprintable() else repr(parameter)
 
 
 def _show(value: object) -> str:
     shape = getattr(value, "shape", None)
-    if shape is not None and getattr(value, "size", 0) > 6:
+    size = getattr(value, "size", 0)
+    if isinstance(shape, tuple) and isinstance(size, int) and size > 6:  # not a class's descriptors
         return f"<array shape={tuple(shape)} dtype={getattr(value, 'dtype', '?')}>"
     text = " ".join(repr(value).split())  # one line, even for small arrays
     return text if len(text) <= 80 else text[:77] + "..."

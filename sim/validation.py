@@ -17,6 +17,7 @@ __all__ = [
     "check_array",
     "check_labels",
     "check_dtype",
+    "check_state",
     "as_generator",
 ]
 
@@ -64,16 +65,19 @@ def check_choice(name: str, value, choices: Iterable[str]) -> str:
     """Return ``value`` (lower-cased) if it is one of ``choices``; else list the valid ones."""
     valid = sorted(choices)
     key = value.lower() if isinstance(value, str) else value
-    if key not in valid:
+    if not isinstance(key, str) or key not in valid:  # not `in` for others: an array's `==` is elementwise
         raise ValidationError(name, value, f"unknown; valid: {', '.join(valid)}")
     return key
 
 
 def check_dtype(name: str, value) -> np.dtype:
-    """Return a floating dtype, float32 or float64."""
+    """Return a floating dtype, float32 or float64 (given by name, type or dtype: not by a value
+    or an array, whose dtype numpy would take)."""
+    if not isinstance(value, (str, type, np.dtype)):
+        raise ValidationError(name, value, "must be float32 or float64")
     try:
         dt = np.dtype(value)
-    except TypeError:
+    except (TypeError, ValueError):  # ValueError: a malformed structured spec such as {"": ""}
         raise ValidationError(name, value, "must be float32 or float64") from None
     if dt not in (np.float32, np.float64):
         raise ValidationError(name, value, "must be float32 or float64")
@@ -131,7 +135,10 @@ def check_array(name: str, X, *, ndim: int = 2, n_features: int | None = None, d
 
 def check_labels(name: str, y, n_classes: int | None = None, n_samples: int | None = None) -> np.ndarray:
     """Return integer labels in ``0..n_classes-1`` as an int64 vector."""
-    arr = np.asarray(y)
+    try:
+        arr = np.asarray(y)
+    except (ValueError, TypeError) as exc:  # ragged lists etc.
+        raise ValidationError(name, y, f"cannot be converted to an array ({exc})") from None
     if arr.ndim != 1:
         raise ValidationError(name, y, f"must be a 1-D label vector, got shape {arr.shape}")
     if n_samples is not None and arr.shape[0] != n_samples:
@@ -147,6 +154,16 @@ def check_labels(name: str, y, n_classes: int | None = None, n_samples: int | No
     if n_classes is not None and arr.size and arr.max() >= n_classes:
         raise ValidationError(name, y, f"labels must be in 0..{n_classes - 1}, got max {arr.max()}")
     return arr
+
+
+def check_state(name: str, value, like) -> np.ndarray:
+    """Return a copy of ``value``, a restored state array (a loaded file's), after checking that it has
+    the shape and dtype of ``like``, the buffer it replaces (none to compare with: ``like`` None)."""
+    arr = np.asarray(value)
+    if like is not None and (arr.shape != like.shape or arr.dtype != like.dtype):
+        raise ValidationError(name, value, f"must be an array of shape {like.shape} and dtype {like.dtype}, "
+                              f"not {arr.shape} {arr.dtype}")
+    return arr.copy()
 
 
 def as_generator(seed_or_rng, name: str = "seed") -> np.random.Generator:

@@ -5,7 +5,7 @@ import pytest
 
 from sim import ValidationError, tasks
 from sim.models import BackpropMLP, HebbianNet
-from sim.validation import check_array
+from sim.validation import check_array, check_dtype, check_labels
 
 
 def test_complex_input_is_refused_not_truncated():
@@ -46,3 +46,88 @@ def test_a_diverged_model_warns_when_it_predicts():
         model.predict(task.X_test)
     with pytest.warns(RuntimeWarning, match="diverged during training"):
         model.score(task.X_test, task.y_test)
+
+
+# ----- findings of the fuzz suite (tests/test_fuzz.py, tests/test_fuzz_study.py), fixed ---------------------
+def _xor():
+    return tasks.load("xor", n_train=20, n_test=10)
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda: check_dtype("dtype", {"": ""}), "dtype"),                    # numpy raised ValueError
+    (lambda: check_dtype("dtype", (None, False)), "dtype"),
+    (lambda: check_dtype("dtype", np.float32(0.0)), "dtype"),            # a value, not a dtype: unsaveable
+    (lambda: BackpropMLP(activation=None).validate_params(), "activation"),  # was named "neuron"
+    (lambda: HebbianNet(neuron="relu^0.5").validate_params(), "neuron"),      # was named "n"
+    (lambda: HebbianNet(readout_scaling=np.zeros(2)).validate_params(), "readout_scaling"),  # ambiguous truth
+    (lambda: check_labels("y", [[1, 2], [3]]), "y"),                      # ragged: numpy's ValueError
+    (lambda: tasks.from_arrays(np.zeros((3, 0)), [0, 1, 0]), "X"),       # no feature: "invalid n=0" at fit
+    (lambda: tasks.from_arrays([[1e308], [-1e308]] * 5, [0, 1] * 5), "X"),  # the scaling overflows
+    (lambda: tasks.from_arrays(np.ones((4, 2)), [0, 74998396, 1, 0]), "y"),   # 75 million output units
+])
+def test_fuzz_findings_are_named_refusals(call, name):
+    with pytest.raises(ValidationError) as info:
+        call()
+    assert info.value.parameter == name and str(info.value).startswith(f"invalid {name}=")
+
+
+def test_a_validation_error_shows_any_value_and_any_name_on_one_line():
+    assert str(ValidationError("dtype", np.float32, "x")) == "invalid dtype=<class 'numpy.float32'>: x"
+    assert str(ValidationError("tasks.\n", 0, "x")) == "invalid 'tasks.\\n'=0: x"  # a TOML key may hold "\n"
+    assert str(ValidationError("", 0, "x")) == "invalid ''=0: x"
+
+
+def test_a_numpy_dtype_parameter_is_saved_by_name(tmp_path):
+    from sim.models import LinearReadout, load
+    model = LinearReadout(dtype=np.float32)
+    model.fit(_xor(), 1)
+    model.save(tmp_path / "m.npz")  # raised TypeError while naming the value
+    loaded = load(tmp_path / "m.npz")
+    assert loaded.dtype == "float32"
+    np.testing.assert_array_equal(loaded.predict_proba(_xor().X_test), model.predict_proba(_xor().X_test))
+
+
+def test_a_task_with_more_classes_than_units_is_refused_before_allocating():
+    big = tasks.Task("big", np.zeros((2, 2)), np.array([0, 1]), np.zeros((1, 2)), np.array([0]), 10**6)
+    with pytest.raises(ValidationError, match="^invalid task.n_classes=1000000"):
+        BackpropMLP(hidden=(2,)).fit(big, 1)
+
+
+# ----- findings of the fuzz suite (tests/test_fuzz.py) that are not fixed yet ------------------------------
+@pytest.mark.xfail(strict=True, reason="HebbianNet.validate_params does not check a rule's k against its stage's "
+                   "units (sim/models/hebbian_params.py check_stages); fit refuses it, so a study validates and then "
+                   "every such run fails")
+def test_validate_params_refuses_a_competitive_k_above_the_hidden_units():
+    with pytest.raises(ValidationError, match="k=7"):
+        HebbianNet(hidden=4).validate_params()  # rule "competitive", default k=7
+
+
+PRODUCT_SIZES = """
+import resource
+resource.setrlimit(resource.RLIMIT_AS, (4 * 2**30, 4 * 2**30))  # never more than 4 GiB, whatever fails
+from sim import ValidationError, tasks
+from sim.models import BackpropMLP
+for call in (lambda: BackpropMLP(hidden=(100_000, 100_000)).fit(tasks.load("xor", n_train=20, n_test=10), 1),
+             lambda: tasks.load("bars", n_train=10**6, size=256)):
+    try:
+        call()
+    except ValidationError as exc:
+        print("refused", exc.parameter)
+    except MemoryError as exc:
+        print("MemoryError", exc)
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="each size is bounded (MAX_UNITS, MAX_SAMPLES, size <= 256) but not their "
+                   "product: hidden=(100000, 100000) needs 75 GiB, bars n_train=10**6 x size=256 488 GiB, a raw "
+                   "MemoryError (sim/models/mlp.py layer_sizes, sim/tasks/registry.py CHECKS)")
+def test_sizes_whose_product_exhausts_memory_are_refused():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, "-c", PRODUCT_SIZES], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\n")[:2] == ["refused hidden", "refused n_train"], proc.stdout

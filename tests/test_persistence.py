@@ -208,6 +208,13 @@ def test_old_format_is_refused_with_a_hint_to_resave(tmp_path, saved):
     (lambda h, a: a.update(params=a["params"][:1]), "array 'params' does not fit"),
     (lambda h, a: a.update(extra=np.zeros(2)), "array 'extra' does not fit"),
     (lambda h, a: a.update(params=a["params"].astype(np.float64)), "array 'params' does not fit"),
+    # found by the fuzz suite: optimizer state and fitted scalars that loaded and then crashed partial_fit
+    (lambda h, a: a.update(opt_m=a["opt_m"][:0]), "invalid m=.*must be an array of shape"),
+    (lambda h, a: a.update(opt_s=np.zeros((1, 3))), "invalid s=.*must be an array of shape"),
+    (lambda h, a: a.update(opt_t=np.array(-1)), "invalid t=-1: must be >= 0"),
+    (lambda h, a: h["fitted"].update(samples_seen_={}), "fitted samples_seen_={}"),
+    (lambda h, a: h["fitted"].update(n_classes_=1), "fitted n_classes_=1"),
+    (lambda h, a: h["fitted"].update(train_seconds_=float("inf")), "fitted train_seconds_=inf"),
 ])
 def test_malformed_header_or_arrays_give_a_validation_error(tmp_path, saved, edit, message):
     header, arrays = _read(saved)
@@ -240,3 +247,50 @@ def test_save_into_missing_directory_names_the_users_path(tmp_path, task):
     with pytest.raises(ValidationError, match="not fitted"):
         BackpropMLP().save(tmp_path / "unfitted.npz")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("offset, value", [(8, 0x01), (8, 0x40), (8, 0x20), (10, 99), (6, 64)])
+def test_damaged_zip_fields_are_refused_naming_the_path(tmp_path, saved, offset, value):
+    """Found by the fuzz suite: zipfile raises RuntimeError / NotImplementedError for a flipped encryption,
+    strong-encryption or patched-data flag, an unknown compression method or a newer zip version."""
+    data = bytearray(saved.read_bytes())
+    entry = data.index(b"PK\x01\x02")  # the first member's central directory record
+    data[entry + offset] = value
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(ValidationError, match=r"bad\.npz.*damaged or truncated"):
+        models.load(bad)
+
+
+def test_damaged_array_header_is_refused_naming_the_path(tmp_path, saved):
+    """Found by the fuzz suite: numpy parses an .npy header with tokenize / ast (TokenError, SyntaxError)."""
+    data = saved.read_bytes()
+    at = data.index(b"'shape': (") + len(b"'shape': ")
+    bad = tmp_path / "bad.npz"
+    for junk in (b")", b"{"):
+        bad.write_bytes(data[:at] + junk + data[at + 1:])
+        with pytest.raises(ValidationError, match=r"bad\.npz"):
+            models.load(bad)
+
+
+def test_a_file_of_format_1_as_that_version_wrote_it_is_refused_saying_why(tmp_path, saved):
+    """A hand-made format-1 file (the layout of sim/models/persistence.py before format 2): the class and
+    the optimizer named by import path, a checksum over the arrays only. Nothing it names is imported."""
+    import hashlib
+    import sys
+    _, arrays = _read(saved)
+    digest = hashlib.sha256()
+    for key in sorted(arrays):
+        a = np.ascontiguousarray(arrays[key])
+        digest.update(key.encode() + str(a.dtype).encode() + str(a.shape).encode() + a.tobytes())
+    header = {"format": "neurocompare-model/1", "version": "0.1.0", "class": "sim.models.not_a_module.Net",
+              "params": {"hidden": {"__tuple__": [4]}, "optimizer": {"__obj__": "sim.not_a_module.Adam", "args": {}}},
+              "history": {}, "fitted": {}, "checksum": digest.hexdigest()}
+    old = _write(tmp_path / "v1.npz", header, arrays, rechecksum=False)
+    with pytest.raises(ValidationError) as info:
+        models.load(old)
+    text = str(info.value)
+    assert "v1.npz" in text and "format neurocompare-model/1" in text and "re-save" in text
+    assert "checksum covers the arrays only" in text and "import path" in text
+    assert "sim.models.not_a_module" not in sys.modules and "sim.not_a_module" not in sys.modules
+    assert set(persistence.OLD_FORMATS) == {"neurocompare-model/1"} and persistence.FORMAT == "neurocompare-model/2"

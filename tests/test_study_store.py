@@ -200,3 +200,144 @@ def test_store_task_order_is_the_config_order(tiny_serial, tmp_path):
     assert st.task_order() == first_seen and sorted(first_seen) == sorted(configured)
     st.manifest_path.unlink()  # no manifest: the run files, by run_id
     assert st.task_order() == list(dict.fromkeys(r["config"]["task"] for r in st.runs())) == first_seen
+
+
+# ----------------------------------------------------------------------------- store formats
+def _copy(src, dst):
+    import shutil
+    shutil.copytree(src, dst)
+    return dst
+
+
+def _stamps(out):
+    return {p.name: p.stat().st_mtime_ns for p in sorted((out / "runs").glob("*.json"))}
+
+
+def test_a_store_of_the_older_format_is_read_and_continued(tiny_serial, tmp_path, capsys):
+    out = _copy(tiny_serial[0], tmp_path / "old")
+    st = store_mod.open(out)
+    manifest = st.manifest()
+    assert manifest["format"] == store_mod.FORMAT == "neurocompare-store/2"
+    manifest["format"] = "neurocompare-store/1"  # as a format-1 writer left it: no table checksum file
+    st.write_manifest(manifest)
+    (out / "table.check.json").unlink()
+    stamps = _stamps(out)
+    # readers: status and the analyses read it, saying what it is
+    assert main(["status", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "older format neurocompare-store/1" in err and "table damaged" in err and "no checksum file" in err
+    assert main(["status", str(out), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["format"] == "neurocompare-store/1" and data["table"] == "damaged" and data["finished"] == TINY_RUNS
+    from analyses.common import finished_runs
+    assert len(finished_runs(out)) == len(finished_runs(tiny_serial[0])) > 0
+    with pytest.raises(ValidationError, match="no checksum file"):
+        st.table()
+    # a writer: every finished run reused, the store continued as format 2, the upgrade recorded
+    messages = []
+    summary = run_study(_write(tmp_path), out, workers=1, progress=False, log=messages.append)
+    assert summary["computed"] == 0 and summary["skipped"] == TINY_RUNS
+    assert any("older format neurocompare-store/1" in m and "reuses its finished runs" in m for m in messages)
+    assert _stamps(out) == stamps
+    manifest = st.manifest()
+    assert manifest["format"] == store_mod.FORMAT and st.format_note() is None
+    assert [(u["from"], u["to"]) for u in manifest["upgraded"]] == [("neurocompare-store/1", store_mod.FORMAT)]
+    assert st.table_state() == "current" and len(st.table()) == sum(
+        len(r["history"]["records"]) for r in st.runs())
+
+
+@pytest.mark.parametrize("fmt", ["neurocompare-store/3", None, 2, "neurocompare-model/2"])
+def test_a_store_of_an_unknown_format_is_refused_before_anything_is_written(tiny_serial, tmp_path, capsys, fmt):
+    out = _copy(tiny_serial[0], tmp_path / "other")
+    manifest = json.loads((out / "manifest.json").read_text())
+    if fmt is None:
+        del manifest["format"]
+    else:
+        manifest["format"] = fmt
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name != ".lock"}
+    with pytest.raises(ValidationError) as info:
+        run_study(_write(tmp_path), out, workers=1, progress=False)
+    assert info.value.parameter == "out" and f"format {fmt!r}" in str(info.value)
+    assert "new --out directory" in str(info.value)
+    for args in (["study", str(_write(tmp_path)), "--out", str(out), "--no-figures"], ["status", str(out)]):
+        assert main(args) == 2
+        lines = capsys.readouterr().err.strip().split("\n")
+        assert len(lines) == 1 and f"format {fmt!r}" in lines[0] and "does not read" in lines[0]
+    with pytest.raises(ValidationError, match="does not read"):
+        store_mod.open(out)
+    after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name != ".lock"}
+    assert after == before  # nothing recomputed, rewritten or mixed in
+
+
+# ----------------------------------------------------------------------------- table integrity
+def _cut_at_line(text):
+    return text[:text.rindex("\n", 0, len(text) - 1) + 1]  # the last row gone, the file still ends a line
+
+
+@pytest.mark.parametrize("cut, rows_left", [
+    (_cut_at_line, -1),                                   # exactly at a line boundary: valid CSV, one row short
+    (lambda text: text[:text.index("\n") + 1], 0),        # the header alone
+    (lambda text: text[:len(text) // 2], None),           # mid-line
+])
+def test_a_truncated_table_is_detected_and_rebuilt(tiny_serial, tmp_path, capsys, cut, rows_left):
+    out = _copy(tiny_serial[0], tmp_path / "out")
+    st = store_mod.open(out)
+    good = st.table_path.read_text()
+    n_rows = good.count("\n") - 1
+    st.table_path.write_text(cut(good))
+    assert st.table_state() == "damaged"
+    problem = st.table_problem()
+    assert problem.startswith("is truncated")
+    if rows_left is not None:
+        assert f"{n_rows + rows_left if rows_left < 0 else rows_left} complete rows" in problem
+    with pytest.raises(ValidationError) as info:
+        st.table()
+    assert info.value.parameter == "table" and "truncated" in str(info.value) and "--rebuild-table" in str(info.value)
+    assert main(["status", str(out)]) == 0
+    assert f"table damaged (table.csv {problem})" in capsys.readouterr().err
+    assert main(["status", str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["table"] == "damaged"
+    assert main(["status", str(out), "--rebuild-table"]) == 0
+    assert st.table_path.read_text() == good and st.table_state() == "current" and len(st.table()) == n_rows
+    st.table_path.write_text(cut(good))
+    run_study(_write(tmp_path), out, workers=1, progress=False)  # a writer rebuilds it too
+    assert st.table_state() == "current" and st.table_path.read_text() == good
+
+
+def test_an_edited_table_or_checksum_file_is_damaged(tiny_serial, tmp_path):
+    out = _copy(tiny_serial[0], tmp_path / "out")
+    st = store_mod.open(out)
+    good, check = st.table_path.read_text(), out / "table.check.json"
+    st.table_path.write_text(good.replace(",3,", ",4,", 1))  # same size, one digit changed
+    assert st.table_state() == "damaged" and "does not match its checksum" in st.table_problem()
+    st.table_path.write_text(good)
+    assert st.table_state() == "current"
+    for text, why in (("{", "damaged checksum file"), ('{"tables": []}', "damaged checksum file"),
+                      ('{"tables": [{"bytes": "1", "sha256": 2}]}', "damaged checksum file")):
+        check.write_text(text)
+        assert st.table_state() == "damaged" and why in st.table_problem()
+    check.unlink()
+    assert st.table_state() == "damaged" and "no checksum file" in st.table_problem()
+
+
+def test_readers_between_the_two_writes_of_a_rebuild_see_a_listed_table(tiny_serial, tmp_path, monkeypatch):
+    import sim.study.table as table_mod
+    out = _copy(tiny_serial[0], tmp_path / "out")
+    st = store_mod.open(out)
+    old = st.table_path.read_text()
+    real = table_mod.atomic_write
+
+    def killed_after_the_checksum_file(path, data):
+        real(path, data)
+        if path.name == "table.check.json":
+            raise KeyboardInterrupt  # the writer dies between its two writes
+    monkeypatch.setattr(table_mod, "atomic_write", killed_after_the_checksum_file)
+    st.json_path(st.run_ids()[0]).unlink()  # the next table differs
+    with pytest.raises(KeyboardInterrupt):
+        st.rebuild_table()
+    assert st.table_path.read_text() == old and st.table_problem() is None  # the old table: listed
+    assert len(json.loads((out / "table.check.json").read_text())["tables"]) == 2
+    monkeypatch.setattr(table_mod, "atomic_write", real)
+    st.rebuild_table()
+    assert st.table_state() == "current" and st.table_path.read_text() != old

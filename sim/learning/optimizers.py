@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.errors import ValidationError
-from sim.validation import check_choice, check_int, check_number
+from sim.validation import check_choice, check_int, check_number, check_state
 
 __all__ = ["SGD", "Momentum", "Adam", "Constant", "StepDecay", "LinearDecay", "get_optimizer",
            "get_schedule", "optimizer_names", "schedule_names"]
@@ -72,7 +72,7 @@ class Momentum(SGD):
         return {"v": self.v}
 
     def set_state(self, state):
-        self.v = state["v"].copy()
+        self.v = check_state("v", state["v"], self.v)
 
 
 class Adam(SGD):
@@ -125,10 +125,11 @@ class Adam(SGD):
         return {"m": self.M * (1 - self.beta1), "s": self.S * (1 - self.beta2), "t": np.array(self.t)}
 
     def set_state(self, state):
-        self.M = (state["m"] / (1 - self.beta1)).astype(state["m"].dtype)
-        self.S = (state["s"] / (1 - self.beta2)).astype(state["s"].dtype)
+        m, s = check_state("m", state["m"], self.M), check_state("s", state["s"], self.S)
+        self.M = (m / (1 - self.beta1)).astype(m.dtype)
+        self.S = (s / (1 - self.beta2)).astype(s.dtype)
         self._tmp = np.empty_like(self.M)
-        self.t = int(state["t"])
+        self.t = check_int("t", check_state("t", state["t"], np.array(0)).item(), low=0)
 
 
 _OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "nesterov": lambda: Momentum(nesterov=True), "adam": Adam}

@@ -253,7 +253,7 @@ class Estimator:
         for attr in ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test", "n_classes"):
             if not hasattr(task, attr):
                 raise ValidationError("task", task, f"must be a sim.tasks.Task (missing {attr})")
-        n_classes = check_int("task.n_classes", task.n_classes, low=2)
+        n_classes = check_int("task.n_classes", task.n_classes, low=2, high=MAX_UNITS)  # one output unit each
         dtype = self._dtype()
         n_features = getattr(self, "n_features_in_", None) if hasattr(self, "history_") else None
         X = check_array("X_train", task.X_train, n_features=n_features, dtype=dtype)

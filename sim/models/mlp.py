@@ -350,7 +350,10 @@ def layer_sizes(hidden) -> tuple:
 
 def _hidden_neuron(name):
     if not isinstance(name, str):
-        return neurons.get(name)
+        try:
+            return neurons.get(name)
+        except ValidationError as exc:  # named by this model's parameter, not neurons.get's
+            raise ValidationError("activation", name, exc.requirement) from None
     valid = [n for n in neurons.names() if n != "softmax"] + ["relu^n"]
     if name.lower().strip() == "softmax":
         raise ValidationError("activation", name, f"softmax is an output type; valid: {', '.join(valid)}")

@@ -19,15 +19,18 @@ What makes loading safe
 * The arrays are read with ``allow_pickle=False``, and after the model has been rebuilt its
   arrays must have exactly the names, shapes and dtypes of the file's.
 * Every damaged, truncated, foreign or malformed file, and a file of the older format
-  ``neurocompare-model/1``, is refused with a `ValidationError` naming the path.
+  ``neurocompare-model/1`` (:data:`OLD_FORMATS` says why), is refused with a `ValidationError`
+  naming the path.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import tempfile
+import tokenize
 import zipfile
 import zlib
 
@@ -38,10 +41,15 @@ from sim.learning.optimizers import SGD, Adam, Constant, LinearDecay, Momentum, 
 from sim.models.history import History
 from sim.version import __version__
 
-__all__ = ["save_model", "load_model", "FORMAT"]
+__all__ = ["save_model", "load_model", "FORMAT", "OLD_FORMATS"]
 
 FORMAT = "neurocompare-model/2"
-OLD_FORMATS = ("neurocompare-model/1",)
+#: Older model formats, each with why this version refuses it (CHANGELOG.md lists the formats).
+OLD_FORMATS = {
+    "neurocompare-model/1": "its checksum covers the arrays only, not the parameters and history, and it names "
+                            "the model and optimizer classes by import path, which this version never imports; "
+                            "so it can be neither verified nor loaded safely",
+}
 HEADER_KEY = "__header__"
 
 # parameter objects a file may describe: fixed name -> (class, constructor arguments)
@@ -55,6 +63,9 @@ _OBJECTS = {
 }
 _SCALARS = (str, int, float, bool, type(None))
 _MAX_DEPTH = 16  # nesting of parameter values (tuples, lists, dicts) a file may use
+# the fitted scalars of `Estimator.fitted_state`: type and lower bound ("rng_order" is a dict)
+_FITTED = {"n_features_in_": (int, 1), "n_classes_": (int, 2), "epochs_done_": (int, 0), "samples_seen_": (int, 0),
+           "_total_epochs": (int, 0), "train_seconds_": ((int, float), 0)}
 _HEADER_TYPES = {"format": str, "version": str, "class": str, "params": dict, "history": dict,
                  "fitted": dict, "checksum": str}
 
@@ -73,6 +84,8 @@ def _encode(name: str, value, depth: int = 0):
         raise ValidationError(name, value, "is nested too deeply to be saved")
     if isinstance(value, np.generic):
         value = value.item()
+    if isinstance(value, np.dtype) or (isinstance(value, type) and issubclass(value, np.generic)):
+        return np.dtype(value).name  # dtype=np.float32 is saved as "float32", which it means
     if isinstance(value, _SCALARS):
         return value
     if isinstance(value, list):
@@ -243,7 +256,9 @@ def _read(path_s: str) -> tuple[dict, dict]:
         raise ValidationError("path", path_s, "no such file") from None
     except IsADirectoryError:
         raise ValidationError("path", path_s, "is a directory, not a model file") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error,
+            SyntaxError, tokenize.TokenError,  # numpy parsing a damaged .npy header
+            NotImplementedError, RuntimeError) as exc:  # zipfile: damaged flag bits (compression, encryption)
         raise ValidationError("path", path_s, "damaged or truncated model file, or not one "
                                               f"({type(exc).__name__}: {exc})") from None
     if raw.dtype.kind != "U" or raw.ndim != 0:
@@ -259,10 +274,10 @@ def _read(path_s: str) -> tuple[dict, dict]:
 
 def _check_header(path_s: str, header: dict) -> None:
     fmt = header.get("format")
-    if fmt in OLD_FORMATS:
+    if isinstance(fmt, str) and fmt in OLD_FORMATS:
         raise ValidationError("path", path_s, f"written by an older version of neurocompare (format {fmt}), "
-                                              f"which this version does not load; re-save the model "
-                                              f"(train it again) with this version (format {FORMAT})")
+                                              f"which this version does not load: {OLD_FORMATS[fmt]}; re-save the "
+                                              f"model (train it again) with this version (format {FORMAT})")
     if fmt != FORMAT:
         raise ValidationError("path", path_s, f"not a neurocompare model file (expected format {FORMAT}, "
                                               f"found {fmt!r})")
@@ -317,6 +332,12 @@ def load_model(path, classes: dict):
     if not all(isinstance(v, dict) or (isinstance(v, (int, float)) and not isinstance(v, bool))
                for v in fitted.values()):
         raise ValidationError("path", path_s, "malformed model file: the fitted state holds a non-number")
+    for key, (kind, low) in _FITTED.items():
+        value = fitted.get(key, low)  # a missing one is named when the model is restored
+        number = isinstance(value, kind) and not isinstance(value, bool)
+        if not (number and (isinstance(value, int) or math.isfinite(value)) and value >= low):
+            raise ValidationError("path", path_s, f"malformed model file: fitted {key}={value!r} must be a "
+                                                  f"finite {kind.__name__ if kind is int else 'number'} >= {low}")
     records = history.get("records")
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise ValidationError("path", path_s, "malformed model file: the history records must be a list of dicts")

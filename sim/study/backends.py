@@ -149,6 +149,9 @@ def run_study(config, out=None, *, workers: int | None = None, scheduler: str | 
             raise ValidationError("out", str(out), f"cannot be created ({exc.strerror or exc})") from None
         store = Store(out)
         with store.writer_lock(), _sigterm_exits():
+            note = store.format_note("out")  # an unknown format is refused before anything is written
+            if note:
+                log(note)
             if on_start is not None:
                 on_start(study, out)
             return _run_locked(store, study, backend, workers, threads, scheduler, client,

@@ -38,8 +38,25 @@ if hasattr(os, "register_at_fork"):
 
 @contextlib.contextmanager
 def writer_lock(path, lock_path, parameter: str = "out"):
-    """Hold the exclusive writer lock ``lock_path`` of the store directory ``path`` for the
-    ``with`` block (see `sim.study.store.Store.writer_lock`); yields the holder record."""
+    """Hold the exclusive writer lock ``lock_path`` of the store directory ``path`` for the ``with``
+    block (creates the directory); `sim.study.store.Store.writer_lock` calls it.
+
+    An OS lock (``fcntl.flock``, non-blocking) on ``DIR/.lock``; the kernel releases it when the
+    holder exits, however it exits, and the block releases it on any exception (KeyboardInterrupt
+    included). After locking, the file records the holder as one line of JSON (``pid``, ``host``,
+    ``since``). Only writers take it; readers never need it.
+
+    Yields
+    ------
+    dict
+        The holder record of this process.
+
+    Raises
+    ------
+    ValidationError
+        ``parameter`` (default ``'out'``) = the directory: "is in use by another neurocompare
+        study (pid N on HOST since TIME)", at once, if another writer holds it.
+    """
     umask = os.umask(0)
     os.umask(umask)
     path.mkdir(parents=True, exist_ok=True)

@@ -138,6 +138,9 @@ def _parse_task(label, spec):
         raise ValidationError(where, name, f"unknown task; valid: {', '.join(tasks.names())}")
     if "seed" in spec:
         raise ValidationError(f"{path}.seed", spec["seed"], "is set by the study (root_seed, seeds, split)")
+    if "name" in spec:  # sim.tasks.load's own argument: the task is `task = ...` or the label
+        raise ValidationError(f"{path}.name", spec["name"], "unknown key; the task is given by task = \"NAME\" "
+                              "(default: the label)")
     if name.lower() == "mnist1d":
         # a study's seed indices are replications: each draws its own train/test split of the pooled
         # 5000 signals. `sim.tasks.load` keeps the package's one fixed split by default (the published
@@ -314,7 +317,7 @@ def _hidden_units(value, task_info, model_info):
 
 def _task_labels(path, value, task_info):
     def item(p, v):
-        if v not in task_info:
+        if not isinstance(v, str) or v not in task_info:  # a list is no dict key
             raise ValidationError(p, v, f"not a task of this study; tasks: {', '.join(task_info)}")
         return v
     return _list(path, value, item)

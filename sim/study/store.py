@@ -2,24 +2,26 @@
 
 Layout of a store ``DIR``::
 
-    manifest.json        config (as parsed), task labels in config order, expected runs,
-                         tuning trial runs (``trials``), versions, root seed, host, timings
-    runs/<run_id>.json   one run, canonical JSON on one line (``python -m json.tool`` shows
-                         it): run_id, config (the run spec), status (finished / diverged /
-                         failed), error, traceback, history (`History.to_dict`), evaluation
-                         (final train/test accuracy and loss, noise / occlusion robustness,
-                         sequential-phase numbers), sequential (curves, sequential runs),
+    manifest.json        format (`FORMAT`), config (as parsed), task labels in config order,
+                         expected runs, tuning trial runs (``trials``), versions, root seed,
+                         host, timings, ``upgraded`` (older formats it was continued from)
+    runs/<run_id>.json   one run, canonical JSON on one line: run_id, config (the run spec),
+                         status (finished / diverged / failed), error, traceback, history,
+                         evaluation (final metrics, robustness, sequential phases), sequential,
                          seconds, computed_at, host, pid, arrays, npz_sha256 and checksum
-    runs/<run_id>.npz    arrays analyses need (probe_hidden, probe_labels, probe_index, W1,
-                         grid_x / grid_y / grid_pred for 2-D tasks)
+    runs/<run_id>.npz    arrays analyses need (probe_hidden / _labels / _index, W1, grid_x / _y / _pred)
     table.csv            one row per run x epoch (columns: `sim.study.table.COLUMNS`), sorted
                          by run_id, epoch; rebuilt from the run files by the writer (at least
-                         every `TABLE_EVERY` seconds and when a study ends or is interrupted),
-                         :meth:`Store.table_state` tells whether it is current
-    tuning.json          a tuning study's progress and trials; tuned.toml its chosen
-                         parameters (`sim.study.tuned`)
+                         every `TABLE_EVERY` seconds and when a study ends or is interrupted)
+    table.check.json     row count, size and SHA-256 of table.csv (`sim.study.table`):
+                         :meth:`Store.table_state` tells whether the table is current, stale,
+                         missing or damaged (cut, even at a line boundary, or edited)
+    tuning.json          a tuning study's progress; tuned.toml its choices (`sim.study.tuned`)
     .lock                held (``fcntl.flock``) by the one process writing the store, see
                          :meth:`Store.writer_lock`; records its pid, host and start time
+
+Formats: `sim.study.files` lists them and what this version does with each (readers and writers
+refuse a format they do not know; an older one whose run files are these is read and continued).
 
 One writer per store: `sim.study.backends.run_study` (and ``neurocompare status DIR
 --rebuild-table``) hold :meth:`Store.writer_lock` for as long as they write; a second writer is
@@ -32,9 +34,8 @@ SHA-256 of the canonical JSON of all its other fields, which include ``npz_sha25
 SHA-256 of the ``.npz`` bytes): a truncated, hand-edited or mismatched file is detected
 (:class:`CorruptRun`) and never used; `sim.study.backends.run_study` recomputes it.
 
-Open a store with :func:`open` (``from sim.study import store; st = store.open("results/quick")``).
-Besides the stored results it answers what analyses need to know about a run without
-re-running it: its task (:meth:`Store.task`), the training rows it fitted
+Open a store with :func:`open` (``store.open("results/quick")``). It also answers what analyses
+ask about a run without re-running it: its task (:meth:`Store.task`), the training rows it fitted
 (:meth:`Store.train_indices`) and the study's task order (:meth:`Store.task_order`).
 """
 
@@ -53,16 +54,14 @@ from pathlib import Path
 import numpy as np
 
 from sim.errors import ValidationError
-from sim.study.files import atomic_write, pack_arrays, versions
+from sim.study.files import FORMAT, OLD_FORMATS, atomic_write, check_format, pack_arrays, versions
 from sim.study.lock import writer_lock
 from sim.study.spec import canonical_json, load_task, training_rows
-from sim.study.table import COLUMNS, WALL_CLOCK_COLUMNS, csv_text, read_table, table_rows
+from sim.study.table import COLUMNS, WALL_CLOCK_COLUMNS, read_table, table_problem, table_rows, write_table
 
 # the table's columns and rows are defined in sim.study.table; re-exported here
 __all__ = ["Store", "CorruptRun", "open", "COLUMNS", "WALL_CLOCK_COLUMNS", "table_rows",
-           "atomic_write", "pack_arrays", "versions", "TABLE_EVERY"]
-
-FORMAT = "neurocompare-store/1"
+           "atomic_write", "pack_arrays", "versions", "TABLE_EVERY", "FORMAT", "OLD_FORMATS"]
 DONE = ("finished", "diverged")
 LOCK_NAME = ".lock"
 # Minimum seconds between two rebuilds of table.csv while a study runs (each rebuild re-reads and
@@ -99,24 +98,9 @@ class Store:
         return self.path / LOCK_NAME
 
     def writer_lock(self, parameter: str = "out"):
-        """Hold the store's exclusive writer lock for the ``with`` block (creates the directory).
-
-        An OS lock (``fcntl.flock``, non-blocking) on ``DIR/.lock``; the kernel releases it when
-        the holder exits, however it exits, and the block releases it on any exception
-        (KeyboardInterrupt included). After locking, the file records the holder as one line of
-        JSON (``pid``, ``host``, ``since``). Only writers take it; readers never need it.
-
-        Yields
-        ------
-        dict
-            The holder record of this process.
-
-        Raises
-        ------
-        ValidationError
-            ``parameter`` (default ``'out'``) = the directory: "is in use by another
-            neurocompare study (pid N on HOST since TIME)", at once, if another writer holds it.
-        """
+        """Hold the store's exclusive writer lock on ``DIR/.lock`` for the ``with`` block (creates the
+        directory); yields the holder record; a second writer is refused at once with a `ValidationError`
+        naming ``parameter`` and the holder (`sim.study.lock.writer_lock` documents it)."""
         return writer_lock(self.path, self.lock_path, parameter)
 
     # ----- manifest -----------------------------------------------------------------------
@@ -127,11 +111,19 @@ class Store:
     def manifest(self) -> dict:
         """The manifest (empty dict if there is none yet)."""
         try:
-            return json.loads(self.manifest_path.read_text())
+            manifest = json.loads(self.manifest_path.read_text())
         except FileNotFoundError:
             return {}
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ValidationError("manifest", str(self.manifest_path), f"is not valid JSON ({exc})") from None
+        if not isinstance(manifest, dict):
+            raise ValidationError("manifest", str(self.manifest_path), "is not a JSON object")
+        return manifest
+
+    def format_note(self, parameter: str = "store") -> str | None:
+        """None, or a note that the store has an older format this version reads and continues;
+        raises `ValidationError` naming any other format (`sim.study.files.check_format`)."""
+        return check_format(self.manifest(), self.path, parameter)
 
     def write_manifest(self, manifest: dict) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
@@ -139,7 +131,9 @@ class Store:
 
     def begin(self, study, specs: list[dict], trials=()) -> dict:
         """Create the directory and write the manifest of ``study`` (runs pending until written);
-        ``trials`` are the tuning runs asked so far (`sim.study.tuning`). Return the manifest."""
+        ``trials`` are the tuning runs asked so far (`sim.study.tuning`). Return the manifest. A store of
+        an older format is continued as `FORMAT` (``upgraded`` records it); another is refused."""
+        self.format_note("out")
         self.runs_dir.mkdir(parents=True, exist_ok=True)
         for stale in self.runs_dir.glob(".*.tmp"):  # left by a killed writer: never read
             with contextlib.suppress(OSError):
@@ -154,6 +148,11 @@ class Store:
             "runs": {s["run_id"]: _info(s) for s in specs},
             "run_seconds": old.get("run_seconds", {}), "invocations": old.get("invocations", []),
         }
+        upgraded = list(old.get("upgraded", []))
+        if old and old.get("format") != FORMAT:  # an older format (check_format refuses the others)
+            upgraded.append({"from": old.get("format"), "to": FORMAT, "at": _now()})
+        if upgraded:
+            manifest["upgraded"] = upgraded
         if study.tuning:
             manifest["trials"] = {s["run_id"]: _info(s) for s in trials}
         self.write_manifest(manifest)
@@ -306,14 +305,8 @@ class Store:
         return list(dict.fromkeys(s["task"] for s in specs))
 
     def task(self, run: dict):
-        """The task of a run (data and split only; no model is built).
-
-        Returns
-        -------
-        sim.tasks.Task
-            ``sim.tasks.load(task_name, seed=task_seed, **task_params)`` of the run's spec, as
-            the worker loaded it (`sim.study.spec.load_task`); cached by this store, read-only.
-        """
+        """The task (`sim.tasks.Task`) of a run, as the worker loaded it (`sim.study.spec.load_task`:
+        ``sim.tasks.load(task_name, seed=task_seed, **task_params)``); no model is built; cached."""
         spec = _spec_of(run)
         key = (spec["task_name"], canonical_json(spec["task_params"]), spec["task_seed"])
         if key not in self._tasks:
@@ -321,19 +314,9 @@ class Store:
         return self._tasks[key]
 
     def train_indices(self, run: dict) -> np.ndarray:
-        """The training rows a standard or subsample run was trained on, replaying the worker
-        (`sim.study.spec.training_task`: `sim.tasks.subsample` with `sim.seeds.subsample_rng`).
-
-        Returns
-        -------
-        ndarray of int64
-            Sorted positions in ``task(run).X_train`` (all of them for a standard run).
-
-        Raises
-        ------
-        ValidationError
-            For a sequential run (it trains on two class subsets in turn).
-        """
+        """The training rows (sorted int64 positions in ``task(run).X_train``, all of them for a
+        standard run) a standard or subsample run was trained on, replaying the worker
+        (`sim.study.spec.training_task`); a `ValidationError` for a sequential run (two subsets)."""
         spec = _spec_of(run)
         return training_rows(spec, self.task(spec))
 
@@ -343,20 +326,30 @@ class Store:
         return self.path / "table.csv"
 
     def rebuild_table(self) -> int:
-        """Rewrite ``table.csv`` (atomically) from the verified run files; return its row count."""
-        text, n_rows = csv_text(self.runs() + self.runs(trials=True))
+        """Rewrite ``table.csv`` and its checksum file (`sim.study.table.write_table`) from the verified
+        run files; return its row count."""
         self.path.mkdir(parents=True, exist_ok=True)
-        atomic_write(self.table_path, text)
-        return n_rows
+        return write_table(self.table_path, self.runs() + self.runs(trials=True))
+
+    def table_problem(self) -> str | None:
+        """Why ``table.csv`` cannot be trusted (truncated, edited, no checksum file), or None
+        (also when there is no table: see :meth:`table_state`)."""
+        try:
+            return table_problem(self.table_path)
+        except FileNotFoundError:
+            return None
 
     def table_state(self) -> str:
-        """``'current'``, ``'missing'`` (no table.csv) or ``'stale'`` (table.csv is older than the
-        newest run file or than the last change to ``runs/``); rebuild with :meth:`rebuild_table`
-        (``neurocompare status DIR --rebuild-table``)."""
+        """``'current'``, ``'missing'`` (no table.csv), ``'damaged'`` (not the table its checksum file
+        ``table.check.json`` lists: cut, even at a line boundary, or edited; :meth:`table_problem` says
+        how) or ``'stale'`` (older than the newest run file or than the last change to ``runs/``);
+        rebuild with :meth:`rebuild_table` (``neurocompare status DIR --rebuild-table``)."""
         try:
             table_time = self.table_path.stat().st_mtime_ns
         except FileNotFoundError:
             return "missing"
+        if self.table_problem() is not None:
+            return "damaged"
         try:
             newest = self.runs_dir.stat().st_mtime_ns  # changes when a run file is added or removed
         except FileNotFoundError:
@@ -374,8 +367,8 @@ class Store:
         FileNotFoundError
             No table.csv.
         ValidationError
-            ``table`` = the file, when it is truncated or malformed (rebuild it with
-            :meth:`rebuild_table`).
+            ``table`` = the file, when it is damaged (:meth:`table_problem`) or malformed (rebuild it
+            with :meth:`rebuild_table`).
         """
         return read_table(self.table_path, f"rebuild it with `neurocompare status {self.path} --rebuild-table`")
 
@@ -391,8 +384,11 @@ def _spec_of(run: dict) -> dict:
 
 
 def open(path) -> Store:  # noqa: A001 - the store's natural verb: ``store.open(DIR)``
-    """Open the results store at ``path`` (it must exist)."""
+    """Open the results store at ``path`` (it must exist, and its format be one this version reads:
+    `FORMAT` or one of `OLD_FORMATS`, see `sim.study.files.check_format`)."""
     path = Path(path)
     if not path.is_dir():
         raise ValidationError("store", str(path), "no such results directory")
-    return Store(path)
+    store = Store(path)
+    store.format_note()
+    return store

@@ -4,21 +4,32 @@ Columns (:data:`COLUMNS`): the run's identity (:data:`ID_COLUMNS`: run_id, task,
 model_name, kind, seed, condition (``train_per_class=N``, ``first=..;second=..`` or
 ``trial=N``), status) then the History record of the epoch (:data:`METRIC_COLUMNS`). Floats
 are written with ``repr`` (exact round trip; NaN and inf as text), missing values as empty
-cells. `sim.study.store.Store.rebuild_table` writes it and
-`sim.study.store.Store.table` reads it back.
+cells. `sim.study.store.Store.rebuild_table` writes it (:func:`write_table`) and
+`sim.study.store.Store.table` reads it back (:func:`read_table`).
+
+Integrity: next to the table, ``table.check.json`` (:data:`CHECK_NAME`) records the row count,
+byte count and SHA-256 of the table's text. :func:`write_table` writes it *before* the table
+(each file atomically), listing the new table and the one it replaces, so a reader always finds
+the table it reads listed, whenever it reads; a table cut anywhere (mid-line or exactly at a line
+boundary, which the CSV structure cannot show), edited, or without a checksum file matches no
+entry and is reported by :func:`table_problem` (`sim.study.store.Store.table_state`: ``damaged``;
+`sim.study.store.Store.table` raises), then rebuilt from the run files by the next writer.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
 import math
 from pathlib import Path
 
 from sim.errors import ValidationError
+from sim.study.files import atomic_write
 
-__all__ = ["COLUMNS", "ID_COLUMNS", "METRIC_COLUMNS", "WALL_CLOCK_COLUMNS", "table_rows", "read_table",
-           "csv_text", "read_csv"]
+__all__ = ["COLUMNS", "ID_COLUMNS", "METRIC_COLUMNS", "WALL_CLOCK_COLUMNS", "CHECK_NAME", "table_rows", "read_table",
+           "csv_text", "read_csv", "write_table", "table_problem"]
 
 ID_COLUMNS = ("run_id", "task", "model", "model_name", "kind", "seed", "condition", "status")
 METRIC_COLUMNS = ("epoch", "samples_seen", "seconds", "train_loss", "train_accuracy", "val_loss",
@@ -29,6 +40,7 @@ COLUMNS = ID_COLUMNS + METRIC_COLUMNS
 INT_COLUMNS = ("seed", "epoch", "samples_seen")
 TEXT_COLUMNS = ID_COLUMNS[:-3] + ID_COLUMNS[-2:]  # everything in ID_COLUMNS except seed
 WALL_CLOCK_COLUMNS = ("seconds",)
+CHECK_NAME = "table.check.json"
 
 def table_rows(result: dict) -> list[dict]:
     """The table rows (one per epoch) of one run result."""
@@ -95,10 +107,66 @@ def read_csv(path) -> list[dict]:
         return [{k: _parse_cell(k, v) for k, v in row.items()} for row in csv.DictReader(fh)]
 
 
-def read_table(path, fix: str) -> list[dict]:
-    """The table at ``path`` (:func:`read_csv`), verified: a truncated or malformed file raises
-    ``ValidationError("table", path, ...)`` ending with ``fix`` (how to rebuild it)."""
+def _entry(data: bytes) -> dict:
+    return {"rows": data.count(b"\n") - 1, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def write_table(path, results) -> int:
+    """Write the table of ``results`` (run result dicts) to ``path`` and its checksum file.
+
+    The checksum file first, listing the new table and the current one, then the table; both
+    atomically. Returns the number of rows.
+    """
     path = Path(path)
+    text, n_rows = csv_text(results)
+    data = text.encode()
+    entries = [_entry(data)]
+    try:
+        if table_problem(path) is None:
+            entries.append(_entry(path.read_bytes()))  # still what readers find until the table is replaced
+    except FileNotFoundError:
+        pass
+    atomic_write(path.with_name(CHECK_NAME), json.dumps({"tables": entries}, sort_keys=True) + "\n")
+    atomic_write(path, data)
+    return n_rows
+
+
+def table_problem(path) -> str | None:
+    """Why the table at ``path`` cannot be trusted (None: it is one its checksum file lists).
+
+    Raises
+    ------
+    FileNotFoundError
+        No table at ``path``.
+    """
+    data = Path(path).read_bytes()
+    check = Path(path).with_name(CHECK_NAME)
+    try:
+        doc = json.loads(check.read_text())
+    except FileNotFoundError:
+        return f"has no checksum file {CHECK_NAME} (a store of format 1 has none, or it was removed)"
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        doc = None
+    entries = doc.get("tables") if isinstance(doc, dict) else None
+    if not (isinstance(entries, list) and entries and all(
+            isinstance(e, dict) and type(e.get("bytes")) is int and isinstance(e.get("sha256"), str) for e in entries)):
+        return f"has a damaged checksum file {CHECK_NAME}"
+    entry, newest = _entry(data), entries[0]
+    if any(e["bytes"] == entry["bytes"] and e["sha256"] == entry["sha256"] for e in entries):
+        return None
+    if entry["bytes"] < newest["bytes"]:
+        return f"is truncated ({entry['bytes']} of {newest['bytes']} bytes, {max(entry['rows'], 0)} complete rows)"
+    return f"does not match its checksum file {CHECK_NAME} (edited or damaged)"
+
+
+def read_table(path, fix: str) -> list[dict]:
+    """The table at ``path`` (:func:`read_csv`), verified: a table its checksum file does not list
+    (:func:`table_problem`), or a truncated or malformed one, raises ``ValidationError("table", path,
+    ...)`` ending with ``fix`` (how to rebuild it)."""
+    path = Path(path)
+    problem = table_problem(path)
+    if problem is not None:
+        raise ValidationError("table", str(path), f"{problem}; {fix}")
     data = path.read_bytes()
     header = ",".join(COLUMNS).encode() + b"\n"
     if not data.startswith(header):

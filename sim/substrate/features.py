@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.validation import check_choice, check_number
+from sim.validation import check_choice, check_int, check_number, check_state
 
 __all__ = ["FeatureMap"]
 
@@ -109,8 +109,8 @@ class FeatureMap:
 
     def set_state(self, arrays: dict) -> None:
         """Restore what :meth:`state` returned."""
-        self.ms = np.array(arrays["ms"], dtype=np.float64)
-        self.ms_count = int(arrays["ms_count"])
+        self.ms = check_state("ms", arrays["ms"], self.ms)
+        self.ms_count = check_int("ms_count", check_state("ms_count", arrays["ms_count"], np.array(0)).item(), low=0)
 
     def __repr__(self) -> str:
         return f"FeatureMap(power={self.power:g}, scaling={self.scaling!r}, constant={self.constant:g})"

@@ -198,6 +198,9 @@ def get(spec, **params) -> Neuron:
             n = float(key[5:])
         except ValueError:
             raise ValidationError("neuron", spec, "exponent after 'relu^' must be a number") from None
-        return RectifiedPower(n)
+        try:
+            return RectifiedPower(n)
+        except ValidationError as exc:  # named by the spec the caller gave, not RectifiedPower's n
+            raise ValidationError("neuron", spec, f"exponent after 'relu^' {exc.requirement}") from None
     key = check_choice("neuron", key, _REGISTRY)
     return _REGISTRY[key](**params)

@@ -68,6 +68,8 @@ class Task:
             raise ValidationError("meta", self.meta, "must be a dict")
         n_classes = check_int("n_classes", self.n_classes, low=1)
         X_train = check_array("X_train", self.X_train, dtype=np.float64)
+        if X_train.shape[1] == 0:
+            raise ValidationError("X_train", self.X_train, f"needs at least one feature, got shape {X_train.shape}")
         X_test = check_array("X_test", self.X_test, dtype=np.float64, n_features=X_train.shape[1])
         y_train = check_labels("y_train", self.y_train, n_classes, X_train.shape[0])
         y_test = check_labels("y_test", self.y_test, n_classes, X_test.shape[0])

@@ -12,7 +12,11 @@ from sim.tasks.splits import DEFAULT_VALIDATION_FRACTION, carve_validation, scal
 from sim.tasks.task import Task
 from sim.validation import check_array, check_bool, check_choice, check_int, check_labels
 
-__all__ = ["from_arrays", "idx"]
+__all__ = ["from_arrays", "idx", "MAX_CLASSES"]
+
+# labels are not renumbered: n_classes = max(y) + 1 output units, so an id like 74998396 is refused
+# (as the models refuse layers over `sim.models.estimator.MAX_UNITS`) instead of exhausting memory
+MAX_CLASSES = 100_000
 
 
 def from_arrays(X, y, *, test_fraction=0.2, validation_fraction=DEFAULT_VALIDATION_FRACTION, seed=0,
@@ -28,7 +32,7 @@ def from_arrays(X, y, *, test_fraction=0.2, validation_fraction=DEFAULT_VALIDATI
     X : array_like, shape (n_samples, n_features)
         Finite numeric inputs.
     y : array_like, shape (n_samples,)
-        Integer labels ``>= 0``; ``n_classes = max(y) + 1`` (labels are not renumbered).
+        Integer labels in ``0..MAX_CLASSES-1``; ``n_classes = max(y) + 1`` (labels are not renumbered).
     test_fraction : float in (0, 1)
         Test share; ``ceil(test_fraction * n)`` samples go to the test split (as in sklearn).
     validation_fraction : float in [0, 1)
@@ -49,7 +53,9 @@ def from_arrays(X, y, *, test_fraction=0.2, validation_fraction=DEFAULT_VALIDATI
         row indices.
     """
     X = check_array("X", X, dtype=np.float64)
-    y = check_labels("y", y, n_samples=X.shape[0])
+    if X.shape[1] == 0:
+        raise ValidationError("X", X, f"needs at least one feature (column), got shape {X.shape}")
+    y = check_labels("y", y, MAX_CLASSES, n_samples=X.shape[0])
     test_fraction = CHECKS["test_fraction"]("test_fraction", test_fraction)
     fraction = CHECKS["validation_fraction"]("validation_fraction", validation_fraction)
     seed = check_int("seed", seed, low=0)
@@ -59,6 +65,9 @@ def from_arrays(X, y, *, test_fraction=0.2, validation_fraction=DEFAULT_VALIDATI
     X_train, y_train, X_val, y_val, meta = carve_validation(X[train], y[train], {"index_train": train},
                                                             fraction, validation_rng(seed, "arrays"))
     X_train, X_test, X_val, text, scaler = scale_features(X_train, X[test], scale, X_val)
+    if not all(np.all(np.isfinite(a)) for a in (X_train, X_test, X_val)):  # e.g. the std of +-1e308
+        raise ValidationError("X", X, f"overflows when scaled (scale={scale!r}): |x| up to "
+                              f"{float(np.max(np.abs(X))):.3g}; rescale X or use scale='none'")
     meta.update({"description": f"user arrays ({X.shape[0]} samples)", "image_shape": None,
                  "params": {"seed": seed, "test_fraction": test_fraction, "validation_fraction": fraction,
                             "scale": scale, "stratify": stratify},
