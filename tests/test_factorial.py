@@ -70,7 +70,7 @@ def make_store(path, acc, drop=(), diverged=(), extra_models=None):
             write(task, model, seed, "diverged" if (task, model, seed) in diverged else "finished", accuracy=value)
     write("digits", "mlp_steady", N_SEEDS, "failed")  # a failed run: counted, never scored
     write("digits", "hebbian_steady", 0, "finished", kind="subsample", accuracy=0.1)
-    st.write_manifest({"name": "synthetic", "tasks": list(TASKS), "runs": manifest_runs})
+    st.write_manifest({"format": store_mod.FORMAT, "name": "synthetic", "tasks": list(TASKS), "runs": manifest_runs})
     return path
 
 

@@ -48,7 +48,8 @@ def make_store(path, acc, config=None, fixed=False):
                           "evaluation": {"test_accuracy": float(value), "train_accuracy": float(value),
                                          "seconds": 0.1}}, {})
             infos[rid] = {k: cfg[k] for k in ("task", "model", "model_name", "kind", "seed")}
-    st.write_manifest({"name": "synthetic", "tasks": list(TASKS), "runs": infos, "config": config or {}})
+    st.write_manifest({"format": store_mod.FORMAT, "name": "synthetic", "tasks": list(TASKS), "runs": infos,
+                       "config": config or {}})
     return path
 
 
