@@ -319,6 +319,13 @@ def label_vectors(n: int):
                      st.lists(st.one_of(st.integers(0, 3), WILD), min_size=n, max_size=n))
 
 
+def datasets():
+    """``(X, y)`` that mostly make a task: 2 to 40 finite samples of 1 to 4 features, 1 to 4 classes."""
+    from hypothesis.extra import numpy as hnp
+    return st.tuples(st.integers(2, 40), st.integers(1, 4), st.integers(1, 4)).flatmap(lambda t: st.tuples(
+        hnp.arrays(np.float64, t[:2], elements=unit(-5, 5)), hnp.arrays(np.int64, t[0], elements=st.integers(0, t[2]))))
+
+
 def inputs(n_features: int | None = None):
     """Inputs ``X`` for a function taking a 2-D array: well-shaped, odd-shaped, lists or anything."""
     ragged = st.lists(st.lists(unit(-2, 2), max_size=4), max_size=6)
