@@ -37,7 +37,10 @@ def _cmd_tasks(args) -> int:
 
 def _cmd_run(args) -> int:
     from sim import models, tasks
-    task = tasks.load(args.task, seed=args.seed, **_parse_set(args.task_param, "--task-param"))
+    task_params = _parse_set(args.task_param, "--task-param")
+    if "seed" in task_params:  # would be a TypeError: load(seed=...) twice
+        raise ValidationError("--task-param", f"seed={task_params['seed']!r}", "the task's seed is --seed")
+    task = tasks.load(args.task, seed=args.seed, **task_params)
     params = _parse_set(args.set)
     params.setdefault("seed", args.seed)
     model = models.make(args.model, **params)

@@ -81,7 +81,7 @@ def check_named(exc: ValidationError, names=None) -> None:
     assert exc.requirement and "\n" not in str(exc), exc
     if names is not None:
         root = exc.parameter.split("[")[0]
-        assert any(root == n or root.startswith(f"{n}.") for n in names), (
+        assert exc.parameter in names or any(root == n or root.startswith(f"{n}.") for n in names), (
             f"{exc.parameter!r} is not one of {sorted(names)}: {exc}")
 
 

@@ -130,9 +130,6 @@ def _parse_task(label, spec):
         raise ValidationError(where, name, f"unknown task; valid: {', '.join(tasks.names())}")
     if "seed" in spec:
         raise ValidationError(f"{path}.seed", spec["seed"], "is set by the study (root_seed, seeds, split)")
-    if "name" in spec:  # sim.tasks.load's own argument: the task is `task = ...` or the label
-        raise ValidationError(f"{path}.name", spec["name"], "unknown key; the task is given by task = \"NAME\" "
-                              "(default: the label)")
     try:
         task = tasks.load(name.lower(), seed=0, **spec)
     except ValidationError as exc:
