@@ -14,13 +14,13 @@ from sim.errors import ValidationError
 __all__ = ["main"]
 
 
-def _parse_set(items: list[str]) -> dict:
-    """``key=value`` pairs; values are Python literals (``(100, 100)``, ``1e-3``) or strings."""
+def _parse_set(items: list[str], flag: str = "--set") -> dict:
+    """``key=value`` pairs of option ``flag``; values are Python literals (``(100, 100)``, ``1e-3``) or strings."""
     params = {}
     for item in items:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
-            raise ValidationError("--set", item, "must look like key=value")
+            raise ValidationError(flag, item, "must look like key=value")
         try:
             value = ast.literal_eval(text)
         except (ValueError, SyntaxError):
@@ -37,7 +37,10 @@ def _cmd_tasks(args) -> int:
 
 def _cmd_run(args) -> int:
     from sim import models, tasks
-    task = tasks.load(args.task, seed=args.seed, **_parse_set(args.task_param))
+    task_params = _parse_set(args.task_param, "--task-param")
+    if "seed" in task_params:  # would be a TypeError: load(seed=...) twice
+        raise ValidationError("--task-param", f"seed={task_params['seed']!r}", "the task's seed is --seed")
+    task = tasks.load(args.task, seed=args.seed, **task_params)
     params = _parse_set(args.set)
     params.setdefault("seed", args.seed)
     model = models.make(args.model, **params)

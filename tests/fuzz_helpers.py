@@ -81,7 +81,7 @@ def check_named(exc: ValidationError, names=None) -> None:
     assert exc.requirement and "\n" not in str(exc), exc
     if names is not None:
         root = exc.parameter.split("[")[0]
-        assert any(root == n or root.startswith(f"{n}.") for n in names), (
+        assert exc.parameter in names or any(root == n or root.startswith(f"{n}.") for n in names), (
             f"{exc.parameter!r} is not one of {sorted(names)}: {exc}")
 
 
@@ -317,6 +317,13 @@ def label_vectors(n: int):
         hnp.arrays(st.sampled_from([np.int8, np.bool_, np.uint64]), st.integers(0, n + 2)))
     return st.one_of(ints, ints, odd, any_arrays(max_dims=2),
                      st.lists(st.one_of(st.integers(0, 3), WILD), min_size=n, max_size=n))
+
+
+def datasets():
+    """``(X, y)`` that mostly make a task: 2 to 40 finite samples of 1 to 4 features, 1 to 4 classes."""
+    from hypothesis.extra import numpy as hnp
+    return st.tuples(st.integers(2, 40), st.integers(1, 4), st.integers(1, 4)).flatmap(lambda t: st.tuples(
+        hnp.arrays(np.float64, t[:2], elements=unit(-5, 5)), hnp.arrays(np.int64, t[0], elements=st.integers(0, t[2]))))
 
 
 def inputs(n_features: int | None = None):

@@ -131,3 +131,42 @@ def test_sizes_whose_product_exhausts_memory_are_refused():
     proc = subprocess.run([sys.executable, "-c", PRODUCT_SIZES], env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split("\n")[:2] == ["refused hidden", "refused n_train"], proc.stdout
+
+
+def _study(**extra):
+    return {"name": "s", "epochs": 1, "tasks": {"xor": {"n_train": 20, "n_test": 10}},
+            "models": {"mlp": {"model": "backprop", "hidden": [4]}}, **extra}
+
+
+@pytest.mark.parametrize("raw, name", [
+    (_study(tasks={"xor": {"name": "moons"}}), "tasks.xor.name"),               # TypeError: load() got 'name' twice
+    (_study(conditions={"train_per_class": {"sizes": [1], "tasks": [[]]}}), "conditions.train_per_class.tasks[0]"),
+    (_study(tuning={"trials": 1, "metric": {}}), "tuning.metric"),              # unhashable dict
+    (_study(**{"\n": 1}), "\n"),                                                # a key the message must quote
+])
+def test_study_config_findings_are_named_refusals(raw, name):
+    from sim.study import config
+    with pytest.raises(ValidationError) as info:
+        config.parse(raw)
+    assert info.value.parameter == name and "\n" not in str(info.value)
+
+
+def test_command_line_findings_are_named_refusals(tmp_path, capsys):
+    from sim.cli import main
+    from sim.study import store
+    assert main(["run", "--task", "xor", "--model", "readout", "--task-param", "noise"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "neurocompare: error: invalid --task-param='noise': must look like key=value"  # was named --set
+    for args, name in ((["--task-param", "seed=1"], "--task-param"), (["--task-param", "name=moons"], "name"),
+                       (["--set", "name=mlp"], "name")):  # were TypeErrors: load() / make() got 'seed' or 'name' twice
+        assert main(["run", "--task", "xor", "--model", "readout", *args]) == 2
+        assert capsys.readouterr().err.startswith(f"neurocompare: error: invalid {name}=")
+    (tmp_path / "manifest.json").write_text("[1, 2]")
+    assert main(["status", str(tmp_path)]) == 2  # was an AttributeError
+    assert "invalid manifest=" in capsys.readouterr().err
+    with pytest.raises(ValidationError, match="^invalid manifest=.*not a JSON object"):
+        store.Store(tmp_path).manifest()
+    from sim.study.dask_backend import connect
+    pytest.importorskip("distributed")
+    with pytest.raises(ValidationError, match="^invalid scheduler_timeout=inf"):  # dask's KeyError ('infs')
+        connect("dask-remote", "tcp://127.0.0.1:9", float("inf"))

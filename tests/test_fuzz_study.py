@@ -37,7 +37,7 @@ from fuzz_helpers import (
     unit,
     value_for,
 )
-from hypothesis import given
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 from sim.cli import main
@@ -99,7 +99,7 @@ def cli_options(draw, options: dict) -> list[str]:
     """Some of ``options`` (flag -> strategy of its value, or None for a switch), in drawn order."""
     argv = []
     for flag in draw(st.permutations(sorted(options))):
-        if draw(st.booleans()):
+        if draw(st.integers(0, 2)) == 0:
             argv += [flag] if options[flag] is None else [flag, draw(options[flag])]
     return argv
 
@@ -109,7 +109,7 @@ STUDY_ROOTS = {"config", "name", "description", "root_seed", "seeds", "epochs", 
                "conditions", "tuning"}
 
 
-@fuzz_settings(150, SCALE)
+@fuzz_settings(400, SCALE)
 @given(base=st.sampled_from(range(len(CONFIGS))), data=st.data())
 @quiet
 def test_study_config_dicts(base, data):
@@ -125,12 +125,13 @@ def test_study_config_dicts(base, data):
             raw = edit(raw, path, "delete" if op == "delete" else "set", value)
     record("study config dicts", raw)
     ok, study = attempt(study_config.parse, raw, names=STUDY_ROOTS | set(raw))  # unknown keys too
+    event(f"parse: {'study' if ok else 'refused'}")
     if ok:
         runs = study.runs()
         assert len({r["run_id"] for r in runs}) == len(runs) >= 1 and study.summary()
 
 
-@fuzz_settings(60, SCALE)
+@fuzz_settings(150, SCALE)
 @given(cut=st.integers(0, 2000), junk=st.one_of(st.binary(max_size=40), TEXT.map(str.encode)))
 @quiet
 def test_study_files_truncated_or_garbled(cut, junk):
@@ -146,13 +147,15 @@ def test_study_files_truncated_or_garbled(cut, junk):
 # ----------------------------------------------------------------------------- the command line
 TINY_TOML = 'name = "f"\nseeds = 1\nepochs = 1\n[tasks.xor]\nn_train = 20\nn_test = 10\n[models.mlp]\n' \
             'model = "backprop"\nhidden = [4]\n'
+TUNE_TOML = TINY_TOML + '[models.mlp.search]\nlr = { log = [1e-3, 1e-1] }\n[tuning]\ntrials = 1\nbatch = 1\n' \
+                        'startup = 1\n'
 RUN_OPTIONS = {
     "--task": st.one_of(st.sampled_from(["xor", "moons", "XOR", "digits", "nope"]), TEXT),
     "--model": st.one_of(st.sampled_from(["backprop", "hebbian", "readout", "mlp"]), TEXT),
     "--seed": st.one_of(st.sampled_from(["0", "3", "-1", "1e3", "x", "99999999999999999999"]), TEXT),
     "--epochs": st.sampled_from(["1", "2", "0", "-3", "x", "1.5", "", " 1"]), "--json": None}
-STUDY_OPTIONS = {"--workers": st.sampled_from(["1", "1", "0", "-1", "x", "", "1.5", "2"]),
-                 "--keep-failed": None, "--quick": None, "--figures": st.just(str(TMP / "figures"))}
+STUDY_OPTIONS = {"--workers": st.sampled_from(["1", "1", "1", "0", "-1", "x", "", "1.5", "2"]),
+                 "--keep-failed": None, "--figures": st.just(str(TMP / "figures"))}
 SCHEDULER = st.tuples(st.sampled_from(["", "nonsense://x", "tcp://127.0.0.1:9", "\x00"]),
                       st.sampled_from(["0.2", "0", "-1", "nan", "inf", "x"]))
 STATUS_OPTIONS = {"--ids": None, "--json": None, "--rebuild-table": None}
@@ -210,22 +213,33 @@ def command_lines(draw):
     command = draw(st.sampled_from(["run", "run", "status", "status", "study", "tune", "bogus"]))
     argv = [command] if command != "bogus" else [draw(TEXT)]
     if command == "run":
-        argv += cli_options(draw, RUN_OPTIONS)
-        if draw(st.booleans()) and {"backprop", "hebbian"} & set(argv):
-            argv += ["--set", "hidden=5"]  # small: HebbianNet(rule="foldiak")'s 400 units take seconds
-        for flag, keys in (("--set", st.sampled_from(sorted({*HebbianNet.param_names(), "lr", "hidden"}))),
-                           ("--task-param", st.sampled_from(["n_train", "noise", "n_test", "size", "seed"]))):
-            for key in draw(st.lists(st.one_of(keys, TEXT), max_size=2)):
-                argv += [flag, f"{key}={draw(cli_value(key))}" if draw(st.booleans()) else draw(TEXT)]
+        if draw(st.integers(0, 2)):  # well formed: a toy task, a model, one or two epochs (then odd options)
+            model = draw(st.sampled_from(["backprop", "hebbian", "readout"]))
+            argv += ["--task", draw(st.sampled_from(["xor", "moons", "blobs"])), "--model", model, "--epochs",
+                     draw(st.sampled_from(["1", "2"])), "--task-param", "n_train=60"]
+            argv += ["--set", "hidden=8"] if model != "readout" else []  # >= k=7 of the competitive rule
+        else:
+            argv += cli_options(draw, RUN_OPTIONS)
+            if draw(st.booleans()) and {"backprop", "hebbian"} & set(argv):
+                argv += ["--set", "hidden=8"]  # small: HebbianNet(rule="foldiak")'s 400 units take seconds
+        argv += ["--json"] * draw(st.booleans())
+        extras = (("--set", st.sampled_from(sorted({*HebbianNet.param_names(), "lr", "hidden"}))),
+                  ("--task-param", st.sampled_from(["n_train", "noise", "n_test", "size", "seed"])))
+        for flag, keys in () if draw(st.integers(0, 2)) else extras:
+            for key in draw(st.lists(st.one_of(keys, keys, TEXT), max_size=1)):
+                argv += [flag, f"{key}={draw(cli_value(key))}" if draw(st.integers(0, 3)) else draw(TEXT)]
     elif command == "status":
         kind = draw(st.sampled_from(DIRS))
         argv += [str(status_dir(kind))] + cli_options(draw, STATUS_OPTIONS)
     elif command in ("study", "tune"):
         config = TMP / "cli.toml"
-        config.write_bytes(TINY_TOML.encode()[:draw(st.integers(0, len(TINY_TOML)))] + draw(st.binary(max_size=8)))
+        text = (TUNE_TOML if command == "tune" else TINY_TOML).encode()  # a run or two, or cut and garbled
+        if draw(st.integers(0, 2)):
+            text = text[:draw(st.integers(0, len(text)))] + draw(st.binary(max_size=8))
+        config.write_bytes(text)
         argv += [str(config), "--out", str(TMP / "cli-out"), "--no-figures", "--no-progress"]
-        argv += cli_options(draw, STUDY_OPTIONS)
-        if draw(st.booleans()):
+        argv += cli_options(draw, STUDY_OPTIONS) + ["--quick"] * (draw(st.integers(0, 5)) == 0)
+        if draw(st.integers(0, 3)) == 0:
             scheduler, timeout = draw(SCHEDULER)
             argv += ["--scheduler", scheduler, "--scheduler-timeout", timeout]
     if draw(st.integers(0, 5)) == 0:
@@ -233,7 +247,7 @@ def command_lines(draw):
     return argv
 
 
-@fuzz_settings(150, SCALE)
+@fuzz_settings(400, SCALE)
 @given(argv=command_lines())
 @quiet
 def test_command_lines_exit_0_or_2_with_one_error_line(argv):
@@ -244,6 +258,7 @@ def test_command_lines_exit_0_or_2_with_one_error_line(argv):
             code = main(argv)
         except SystemExit as exc:  # argparse: usage errors (2) and --help (0)
             code = exc.code
+    event(f"{argv[0] if argv[0] in ('run', 'status', 'study', 'tune') else 'other'}: exit {code}")
     lines = err.getvalue().split("\n")[:-1]
     assert "Traceback" not in err.getvalue() and code in (0, 1, 2), (code, err.getvalue())
     if code == 2:

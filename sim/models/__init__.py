@@ -26,7 +26,7 @@ def names() -> list[str]:
     return sorted(REGISTRY)
 
 
-def make(name: str, **params):
+def make(name: str, /, **params):  # positional-only: a parameter called "name" is refused, not a TypeError
     """Build the model called ``name`` with constructor ``params`` (unknown ones are refused)."""
     cls = REGISTRY[check_choice("model", name, REGISTRY)]
     valid = cls.param_names()

@@ -34,8 +34,8 @@ def connect(backend, scheduler, timeout):
         raise ValidationError("scheduler", scheduler, "needs Dask: pip install 'neurocompare[dask]'") from None
     if backend != "dask-remote":
         return None
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-        raise ValidationError("scheduler_timeout", timeout, "must be a number of seconds > 0")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < float("inf"):
+        raise ValidationError("scheduler_timeout", timeout, "must be a finite number of seconds > 0")  # dask: "infs"
     try:
         return Client(scheduler, timeout=f"{timeout}s")
     except (OSError, ValueError, TypeError) as exc:  # TimeoutError is an OSError

@@ -138,9 +138,6 @@ def _parse_task(label, spec):
         raise ValidationError(where, name, f"unknown task; valid: {', '.join(tasks.names())}")
     if "seed" in spec:
         raise ValidationError(f"{path}.seed", spec["seed"], "is set by the study (root_seed, seeds, split)")
-    if "name" in spec:  # sim.tasks.load's own argument: the task is `task = ...` or the label
-        raise ValidationError(f"{path}.name", spec["name"], "unknown key; the task is given by task = \"NAME\" "
-                              "(default: the label)")
     if name.lower() == "mnist1d":
         # a study's seed indices are replications: each draws its own train/test split of the pooled
         # 5000 signals. `sim.tasks.load` keeps the package's one fixed split by default (the published

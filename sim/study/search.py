@@ -244,7 +244,7 @@ def parse_tuning(raw, spaces: dict, task_info: dict, task_n_val: dict) -> dict |
     batch = check_int("tuning.batch", raw.get("batch", DEFAULT_BATCH), low=1)
     startup = check_int("tuning.startup", raw.get("startup", DEFAULT_STARTUP), low=0)
     metric = raw.get("metric", "val_accuracy")
-    if metric not in METRICS:
+    if not isinstance(metric, str) or metric not in METRICS:  # a table is no dict key
         why = ("test metrics never choose anything: trials are scored on the validation split, the test split "
                "scores the refitted runs once") if isinstance(metric, str) and metric.startswith("test") else "unknown"
         raise ValidationError("tuning.metric", metric, f"{why}; valid: {', '.join(METRICS)}")

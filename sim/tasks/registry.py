@@ -147,8 +147,8 @@ def names() -> list[str]:
     return list(_REGISTRY)
 
 
-def load(name: str, seed: int = 0, validation_fraction: float = DEFAULT_VALIDATION_FRACTION,
-         **params) -> Task:
+def load(name: str, /, seed: int = 0, validation_fraction: float = DEFAULT_VALIDATION_FRACTION,
+         **params) -> Task:  # name positional-only: a parameter called "name" is refused, not a TypeError
     """Load a registered task, with train, validation and test splits.
 
     Parameters
