@@ -93,10 +93,7 @@ def test_a_task_with_more_classes_than_units_is_refused_before_allocating():
         BackpropMLP(hidden=(2,)).fit(big, 1)
 
 
-# ----- findings of the fuzz suite (tests/test_fuzz.py) that are not fixed yet ------------------------------
-@pytest.mark.xfail(strict=True, reason="HebbianNet.validate_params does not check a rule's k against its stage's "
-                   "units (sim/models/hebbian_params.py check_stages); fit refuses it, so a study validates and then "
-                   "every such run fails")
+# ----- findings of the fuzz suite (tests/test_fuzz.py), fixed ------------------------------------------------
 def test_validate_params_refuses_a_competitive_k_above_the_hidden_units():
     with pytest.raises(ValidationError, match="k=7"):
         HebbianNet(hidden=4).validate_params()  # rule "competitive", default k=7
@@ -118,9 +115,6 @@ for call in (lambda: BackpropMLP(hidden=(100_000, 100_000)).fit(tasks.load("xor"
 """
 
 
-@pytest.mark.xfail(strict=True, reason="each size is bounded (MAX_UNITS, MAX_SAMPLES, size <= 256) but not their "
-                   "product: hidden=(100000, 100000) needs 75 GiB, bars n_train=10**6 x size=256 488 GiB, a raw "
-                   "MemoryError (sim/models/mlp.py layer_sizes, sim/tasks/registry.py CHECKS)")
 def test_sizes_whose_product_exhausts_memory_are_refused():
     import os
     import subprocess

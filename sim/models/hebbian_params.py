@@ -15,7 +15,7 @@ from sim.learning import rules
 from sim.learning.optimizers import get_optimizer, get_schedule
 from sim.models.early_stopping import EARLY_STOPPING_CONSTRAINTS
 from sim.models.estimator import MAX_UNITS
-from sim.models.stages import STAGE_CONSTRAINTS, check_w_inh, per_stage
+from sim.models.stages import STAGE_CONSTRAINTS, check_w_inh, check_weight_count, per_stage
 from sim.substrate import neurons
 from sim.substrate.connections import initializer_names
 from sim.validation import check_dtype, check_int
@@ -90,7 +90,12 @@ def check_stages(model) -> None:
             raise ValidationError(param, value, f"rule {cls.name!r} learns from the linear response y = W x, "
                                   "which a nonlinear or inhibited stage does not give; use neuron='linear' and "
                                   "w_inh=0 (its defaults), or post='rate' to give it the settled rate")
-    make_rules(model.rule, model.rule_params)
+    check_weight_count("hidden", sizes)
+    rule, _ = make_rules(model.rule, model.rule_params)
+    k = getattr(rule, "k", None)  # a rule that ranks the k most driven units of its stage
+    if k is not None and sizes and k > min(sizes):
+        raise ValidationError("rule_params", model.rule_params, f"k={k} ranked units per input, more than the "
+                              f"{min(sizes)} units of a hidden stage")
 
 
 def stage_sizes(hidden) -> tuple:

@@ -15,7 +15,14 @@ from sim.learning.optimizers import get_optimizer, get_schedule
 from sim.learning.rules import Backprop, FeedbackAlignment
 from sim.models.early_stopping import EARLY_STOPPING_CONSTRAINTS
 from sim.models.estimator import MAX_UNITS, Estimator
-from sim.models.stages import STAGE_CONSTRAINTS, check_w_inh, connection_kwargs, per_stage, stage_populations
+from sim.models.stages import (
+    STAGE_CONSTRAINTS,
+    check_w_inh,
+    check_weight_count,
+    connection_kwargs,
+    per_stage,
+    stage_populations,
+)
 from sim.substrate import neurons
 from sim.substrate.connections import Connection, initializer_names
 from sim.substrate.implicit import settled_vjp
@@ -147,7 +154,9 @@ class BackpropMLP(Estimator):
 
     # ----- set-up -----------------------------------------------------------------------
     def _check_params(self):
-        per_stage("w_inh", self.w_inh, len(layer_sizes(self.hidden)))
+        sizes = layer_sizes(self.hidden)
+        check_weight_count("hidden", sizes)
+        per_stage("w_inh", self.w_inh, len(sizes))
 
     def _lr_schedule(self):
         return self._schedule

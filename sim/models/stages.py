@@ -23,7 +23,8 @@ from sim.errors import ValidationError
 from sim.substrate.population import Population
 from sim.validation import check_number
 
-__all__ = ["STAGE_CONSTRAINTS", "check_w_inh", "per_stage", "stage_populations", "connection_kwargs", "constrained"]
+__all__ = ["STAGE_CONSTRAINTS", "MAX_WEIGHTS", "check_weight_count", "check_w_inh", "per_stage", "stage_populations",
+           "connection_kwargs", "constrained"]
 
 
 def per_stage(name, value, n_stages: int, *, low=0.0, high=1.0, high_open=True) -> tuple:
@@ -72,6 +73,16 @@ STAGE_CONSTRAINTS = {
 ``check_w_inh`` since its default differs between models."""
 
 check_w_inh = Satisfies(_w_inh)
+
+MAX_WEIGHTS = 2 * 10**8  # most weights between consecutive hidden stages: 0.8 GB in float32
+
+
+def check_weight_count(name, sizes) -> None:
+    """Refuse consecutive hidden stages whose weight matrix alone would exhaust memory."""
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        if a * b > MAX_WEIGHTS:
+            raise ValidationError(name, tuple(sizes), f"stages of {a} and {b} units need {a * b:.3g} weights "
+                                  f"(at most {MAX_WEIGHTS:.0e})")
 
 
 def stage_populations(model, sizes, phi, w_inh) -> list[Population]:

@@ -24,6 +24,7 @@ from sim.validation import check_bool, check_choice, check_int, check_number
 __all__ = ["names", "load", "table", "CHECKS", "MAX_SAMPLES"]
 
 MAX_SAMPLES = 1_000_000  # most samples a generated split may have (a typo must not exhaust memory)
+MAX_VALUES = 2 * 10**8  # most numbers (samples x features) of a generated split: 1.6 GB in float64
 
 
 CHECKS: dict[str, Callable] = {
@@ -202,6 +203,11 @@ def load(name: str, /, seed: int = 0, validation_fraction: float = DEFAULT_VALID
     seed = check_int("seed", seed, low=0)
     fraction = CHECKS["validation_fraction"]("validation_fraction", validation_fraction)
     values = {k: CHECKS[k](k, v) for k, v in {**spec.defaults, **params}.items()}
+    if "size" in values:  # image tasks: size x size pixels per sample
+        for split in ("n_train", "n_test"):
+            if split in values and values[split] * values["size"] ** 2 > MAX_VALUES:
+                raise ValidationError(split, values[split], f"with size={values['size']} the split would hold "
+                                      f"{values[split] * values['size'] ** 2:.3g} pixels (at most {MAX_VALUES:.0e})")
     X_train, y_train, X_test, y_test, n_classes, meta = spec.build(seed, key, **values)
     X_train, y_train, X_val, y_val, meta = carve_validation(X_train, y_train, meta, fraction,
                                                             validation_rng(seed, key))
