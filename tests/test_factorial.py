@@ -9,6 +9,7 @@ import csv
 
 import numpy as np
 import pytest
+from oracles import holm_by_hand
 from scipy import stats
 
 from analyses import factorial, report
@@ -83,16 +84,6 @@ def hand(acc, task) -> dict:
                     ("interaction", (ih - sh) - (ib - sb))):
         half = stats.t.ppf(0.975, d.size - 1) * d.std(ddof=1) / np.sqrt(d.size)
         out[name] = (d.mean(), half, stats.ttest_1samp(d, 0.0).pvalue)
-    return out
-
-
-def holm_by_hand(p):
-    p = np.asarray(p, dtype=np.float64)
-    order = np.argsort(p)
-    out, running = np.empty(p.size), 0.0
-    for i, j in enumerate(order):
-        running = max(running, min(1.0, (p.size - i) * p[j]))
-        out[j] = running
     return out
 
 

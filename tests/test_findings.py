@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from oracles import holm_by_hand
 from scipy import stats
 
 from analyses import findings, summary
@@ -51,15 +52,6 @@ def make_store(path, acc, config=None, fixed=False):
     st.write_manifest({"format": store_mod.FORMAT, "name": "synthetic", "tasks": list(TASKS), "runs": infos,
                        "config": config or {}})
     return path
-
-
-def holm_by_hand(p):
-    p = np.asarray(p, dtype=np.float64)
-    out, running = np.empty(p.size), 0.0
-    for i, j in enumerate(np.argsort(p)):
-        running = max(running, min(1.0, (p.size - i) * p[j]))
-        out[j] = running
-    return out
 
 
 @pytest.fixture(scope="module")
