@@ -45,6 +45,7 @@ from sim.errors import ValidationError
 from sim.study.config import load as load_study
 from sim.study.dask_backend import connect, run_on_dask
 from sim.study.pool import WorkerPool, pool_start_method, prestart_forkserver
+from sim.study.progress import Progress, cost
 from sim.study.store import DONE, TABLE_EVERY, Store
 from sim.study.worker import execute_packed
 
@@ -97,7 +98,9 @@ def run_study(config, out=None, *, workers: int | None = None, scheduler: str | 
         such as ``'tcp://host:8786'`` connects to a running scheduler (its workers must have
         neurocompare installed). Needs ``pip install neurocompare[dask]``.
     progress : bool
-        tqdm progress bar over runs (shown only when stderr is a terminal).
+        Show progress (`sim.study.progress`): a tqdm bar weighted by the runs' estimated cost when
+        stderr is a terminal, else one line per finished run with an ETA calibrated on the
+        finished runs.
     retry_failed : bool
         Re-execute runs recorded as failed (finished and diverged runs are always kept).
     blas_threads : int, optional
@@ -165,8 +168,9 @@ def _run_locked(store, study, backend, workers, threads, scheduler, client, meth
     """The body of `run_study` once everything is validated and the store's lock is held: the
     tuning stage (if any, `sim.study.tuning`), then the ordinary runs."""
     specs = study.runs()
-    runner = _Runner(store, study, backend, workers, threads, scheduler, client, method, retry_failed, log,
-                     _progress_bar(study.trial_runs() + len(specs), study.name, progress))
+    bar = Progress(study.name, study.trial_runs() + len(specs), 1 if backend == "serial" else workers,
+                   enabled=progress)
+    runner = _Runner(store, study, backend, workers, threads, scheduler, client, method, retry_failed, log, bar)
     started, t0 = datetime.now(UTC), time.perf_counter()
     trials = []
     try:
@@ -240,12 +244,11 @@ class _Runner:
             todo.append(spec)
         summary["total"] += len(specs)
         summary["skipped"] += skipped
-        if self.bar is not None and skipped:
-            self.bar.total -= skipped
-            self.bar.refresh()
+        self.bar.skip(skipped)
         if not todo:
             return
-        todo.sort(key=lambda s: _cost(s, self.study), reverse=True)  # longest first balances the workers
+        todo.sort(key=lambda s: cost(s, self.study), reverse=True)  # longest first balances the workers
+        self.bar.plan((s["run_id"], s["model"], cost(s, self.study)) for s in todo)
         for result, arrays in self._execute(todo):
             store.write_run(result, arrays)
             if time.perf_counter() - self.table_at >= self.table_every:  # keep table.csv recent, cheaply
@@ -262,9 +265,7 @@ class _Runner:
                 cfg = result["config"]
                 self.log(f"run {result['run_id']} ({cfg['model']} on {cfg['task']}, seed {cfg['seed']}) failed: "
                          f"{result['error']}")
-            if self.bar is not None:
-                self.bar.update(1)
-                self.bar.set_postfix(failed=summary["failed"], diverged=summary["diverged"], refresh=False)
+            self.bar.done(result["run_id"], result["seconds"], status)
 
     def _execute(self, todo):
         if self.backend == "serial" or (self.pool is not None and self.pool.size is None and len(todo) == 1):
@@ -288,8 +289,7 @@ class _Runner:
 
     def close(self):
         """Close the progress bar and the pool or LocalCluster this runner started."""
-        if self.bar is not None:
-            self.bar.close()
+        self.bar.close()
         if self.pool is not None:
             self.pool.close()
         if self.cluster is not None:
@@ -338,25 +338,3 @@ def _corrupt_reason(store, run_id):
     except Exception as exc:  # noqa: BLE001 - only for the message
         return str(exc).split(": ", 1)[-1]
     return "unknown"
-
-
-def _cost(spec, study):
-    """Rough relative cost of a run (epochs x training samples x width), for scheduling."""
-    t = study.tasks[spec["task"]]
-    n = t["n_train"]
-    if spec["kind"] == "subsample":
-        n = min(n, spec["condition"]["train_per_class"] * t["n_classes"])
-    hidden = spec["params"].get("hidden", 1)
-    width = sum(hidden) if isinstance(hidden, list) else (hidden if isinstance(hidden, int) else 1)
-    epochs = spec["epochs"] * (2 if spec["kind"] == "sequential" else 1)
-    return epochs * (n + t["n_test"]) * (width + 10)
-
-
-def _progress_bar(total, name, progress):
-    if not progress or not total or not sys.stderr.isatty():
-        return None
-    from tqdm.auto import tqdm
-
-    class Bar(tqdm):
-        monitor_interval = 0  # no monitor thread: the pool may fork after the bar exists
-    return Bar(total=total, desc=name, unit="run", smoothing=0.05, dynamic_ncols=True)

@@ -15,7 +15,10 @@ Schema (see ``sim/study/builtin/quick.toml``)::
     seeds = 10                # int >= 1: seed indices 0..seeds-1 (default 10)
     epochs = 10               # int >= 1: default epochs of every model
     split = "per_seed"        # task load seed = seed index ("per_seed") or 0 ("fixed")
-    [tasks.<label>]           # task = registry name (default: the label) + sim.tasks.load params;
+    [tasks.<label>]           # task = registry name (default: the label) + sim.tasks.load params,
+                              # or file = "data.npz" (relative to this file; also labels,
+                              # label_column, test_fraction, validation_fraction, scale: see
+                              # sim.tasks.from_file; the run specs record its SHA-256);
                               # mnist1d gets resplit = true unless it says otherwise (a new
                               # train/test split per seed index, not the package's fixed one)
     [models.<label>]          # model = registry name (required unless preset), preset = a
@@ -216,7 +219,9 @@ def parse(raw: dict, source: str = "", default_name: str = "study") -> Study:
     """Validate a parsed TOML dict (`sim.study.schema.validate`) and return the `Study`.
 
     ``raw`` is deep-copied first (the Study keeps the copy as ``raw``); ``source`` is the file
-    it came from and ``default_name`` the name of a study without ``name``.
+    it came from (data-file tasks are read relative to its directory; without it, to the
+    working directory) and ``default_name`` the name of a study without ``name``.
     """
     raw = copy.deepcopy(raw)
-    return Study(**validate(raw, default_name), raw=raw, source=source)
+    base = Path(source).parent if source else None
+    return Study(**validate(raw, default_name, base), raw=raw, source=source)

@@ -21,7 +21,7 @@ from sim.models import presets
 from sim.models.estimator import MAX_UNITS
 from sim.study.comparisons import comparisons
 from sim.study.search import check_space, parse_space, parse_tuning
-from sim.study.spec import canonical_json, tuples
+from sim.study.spec import FILE_TASK, canonical_json, file_task_params, tuples
 from sim.validation import check_int
 
 __all__ = ["validate", "TOP_KEYS", "SPLITS", "MODEL_KEYS", "DEFAULT_SEEDS"]
@@ -36,7 +36,7 @@ CONDITION_KEYS = ("noise", "occlusion", "train_per_class", "sequential", "hidden
 SEQUENTIAL_KEYS = ("tasks", "first", "second", "epochs")
 
 
-def validate(raw: dict, default_name: str = "study") -> dict:
+def validate(raw: dict, default_name: str = "study", base=None) -> dict:
     """Validate a parsed TOML study (see `sim.study.config`) and return its fields.
 
     Parameters
@@ -45,6 +45,8 @@ def validate(raw: dict, default_name: str = "study") -> dict:
         The config as parsed from TOML (not modified).
     default_name : str
         The study's name when ``raw`` has none (the file name).
+    base : str or Path, optional
+        Directory the paths of data-file tasks (``file = ...``) are relative to: the study file's.
 
     Returns
     -------
@@ -76,7 +78,7 @@ def validate(raw: dict, default_name: str = "study") -> dict:
         raise ValidationError("tasks", raw.get("tasks"), "at least one [tasks.<name>] table is required")
     if "models" not in raw or not _table("models", raw["models"]):
         raise ValidationError("models", raw.get("models"), "at least one [models.<label>] table is required")
-    task_info = {label: _parse_task(label, spec) for label, spec in raw["tasks"].items()}
+    task_info = {label: _parse_task(label, spec, base) for label, spec in raw["tasks"].items()}
     model_info = {label: _parse_model(label, spec, epochs, task_info)
                   for label, spec in raw["models"].items()}
     conditions = _parse_conditions(raw.get("conditions", {}), task_info, model_info)
@@ -129,9 +131,11 @@ def _relabel(exc: ValidationError, prefix: str) -> ValidationError:
     return ValidationError(name, exc.value, exc.requirement)
 
 
-def _parse_task(label, spec):
+def _parse_task(label, spec, base=None):
     path = f"tasks.{label}"
     spec = dict(_table(path, spec))
+    if "file" in spec:  # the user's data file (sim.study.spec.file_task_params)
+        return _task_info(path, FILE_TASK, file_task_params(path, spec, base))
     where = f"{path}.task" if "task" in spec else path
     name = spec.pop("task", label)
     if not isinstance(name, str) or name.lower() not in tasks.names():
@@ -143,13 +147,18 @@ def _parse_task(label, spec):
         # 5000 signals. `sim.tasks.load` keeps the package's one fixed split by default (the published
         # benchmark); here that would make the seeds reruns of one split, so `resplit = false` must be said.
         spec.setdefault("resplit", True)
+    return _task_info(path, name.lower(), spec)
+
+
+def _task_info(path, name, spec):
+    """Load task ``name`` with ``spec`` at seed 0 to validate it; its ``task_info`` entry."""
     try:
-        task = tasks.load(name.lower(), seed=0, **spec)
+        task = tasks.from_file(**spec, seed=0) if name == FILE_TASK else tasks.load(name, seed=0, **spec)
     except ValidationError as exc:
         raise _relabel(exc, path) from None
-    params = {k: v for k, v in task.meta["params"].items() if k != "seed"}
+    params = spec if name == FILE_TASK else {k: v for k, v in task.meta["params"].items() if k != "seed"}
     counts = np.bincount(task.y_train, minlength=task.n_classes)
-    return {"task": name.lower(), "params": params, "n_train": task.n_train, "n_val": task.n_val,
+    return {"task": name, "params": params, "n_train": task.n_train, "n_val": task.n_val,
             "n_test": task.n_test,
             "n_features": task.n_features, "n_classes": task.n_classes,
             "min_class": int(counts[counts > 0].min())}

@@ -10,6 +10,10 @@ This module also holds what every reader of a spec shares: the task of a spec
 (:func:`load_task`), the training set a run fits (:func:`training_task`, :func:`training_rows`)
 and the conversion of TOML lists to the tuples model constructors take (:func:`tuples`).
 It imports neither the config parser nor the store, so both (and the worker) can import it.
+
+A task may be the user's own data file (:func:`file_task_params`): its spec has ``task_name =
+"file"`` and ``task_params`` with the file's absolute path and the SHA-256 of its content, so a
+changed file is a different run (and a run's task is refused if its file changed since).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+from pathlib import Path
 
 import numpy as np
 
@@ -25,12 +30,15 @@ from sim import tasks
 from sim.errors import ValidationError
 from sim.seeds import model_seed, subsample_rng
 
-__all__ = ["KINDS", "PROBE_SIZE", "GRID_SIZE", "canonical_json", "run_id", "run_specs", "trial_specs", "tuples",
+__all__ = ["KINDS", "PROBE_SIZE", "GRID_SIZE", "FILE_TASK", "FILE_KEYS", "file_task_params",
+           "canonical_json", "run_id", "run_specs", "trial_specs", "tuples",
            "load_task", "training_task", "training_rows"]
 
 KINDS = ("standard", "subsample", "sequential", "hidden_units", "trial")
 PROBE_SIZE = 500      # fixed probe set: the first min(PROBE_SIZE, n_test) test samples
 GRID_SIZE = 200       # decision-boundary grid for 2-D tasks
+FILE_TASK = "file"    # task_name of a task read from the user's data file
+FILE_KEYS = ("file", "labels", "label_column", "test_fraction", "validation_fraction", "scale")
 _ROW_TAG = "spec_row_train"  # per-sample meta entry that follows the training rows (sim.tasks)
 
 
@@ -154,8 +162,52 @@ def _spec(study, t_label, m_label, params, epochs, i, kind, condition, evaluatio
     return {"run_id": run_id(spec), **spec}
 
 
+def file_task_params(path: str, table: dict, base=None) -> dict:
+    """The ``task_params`` of a study task read from a data file (``[tasks.<label>] file = ...``).
+
+    Parameters
+    ----------
+    path : str
+        The task's key path (``tasks.mydata``) for error messages.
+    table : dict
+        Its TOML table: ``file`` (required), ``labels`` (IDX labels file), ``label_column`` (CSV),
+        ``test_fraction``, ``validation_fraction``, ``scale`` (see `sim.tasks.from_file`).
+    base : str or Path, optional
+        Directory relative paths are read from (the study file's); default the working directory.
+
+    Returns
+    -------
+    dict
+        ``file`` and ``labels`` as absolute paths, ``sha256`` (`sim.tasks.file_hash` of the
+        content) and the other keys given.
+
+    Raises
+    ------
+    ValidationError
+        ``<path>.<key>`` for an unknown key, a path that is not a string, or a file that cannot be read.
+    """
+    for key in table:
+        if key not in FILE_KEYS:
+            raise ValidationError(f"{path}.{key}", table[key], f"unknown key of a data-file task; allowed: "
+                                  f"{', '.join(FILE_KEYS)}")
+    params = dict(table)
+    root = Path.cwd() if base is None else Path(base)
+    for key in ("file", "labels"):
+        if key in params:
+            if not isinstance(params[key], str) or not params[key]:
+                raise ValidationError(f"{path}.{key}", params[key], "must be a path (a non-empty string)")
+            params[key] = str((root / params[key]).resolve())
+    try:
+        params["sha256"] = tasks.file_hash(params["file"], params.get("labels"))
+    except ValidationError as exc:
+        raise ValidationError(f"{path}.{exc.parameter}", exc.value, exc.requirement) from None
+    return params
+
+
 @functools.lru_cache(maxsize=8)
 def _load_task_cached(name, params_json, seed):
+    if name == FILE_TASK:  # the user's file, checked against the hash the study recorded
+        return tasks.from_file(**json.loads(params_json), seed=seed)
     return tasks.load(name, seed=seed, **json.loads(params_json))
 
 
@@ -165,7 +217,9 @@ def load_task(spec: dict) -> tasks.Task:
     Returns
     -------
     sim.tasks.Task
-        Cached (the last 8 distinct tasks) and read-only: do not modify it.
+        Cached (the last 8 distinct tasks) and read-only: do not modify it. A data-file task
+        (``task_name = "file"``) is `sim.tasks.from_file` of its params, refused if the file's
+        content no longer has the recorded ``sha256``.
     """
     return _load_task_cached(spec["task_name"], json.dumps(spec["task_params"], sort_keys=True),
                              spec["task_seed"])

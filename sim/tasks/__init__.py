@@ -23,7 +23,7 @@ Generator they are given.
 from sim.tasks.registry import load, names, table
 from sim.tasks.task import Task
 from sim.tasks.transforms import add_noise, class_subset, label_noise, occlude, subsample
-from sim.tasks.user_data import from_arrays, idx
+from sim.tasks.user_data import file_hash, from_arrays, from_file, idx
 
-__all__ = ["Task", "names", "load", "from_arrays", "idx", "table",
+__all__ = ["Task", "names", "load", "from_arrays", "from_file", "file_hash", "idx", "table",
            "add_noise", "occlude", "label_noise", "subsample", "class_subset"]

@@ -1,6 +1,17 @@
-"""Tasks from the user's own data: arrays in memory and MNIST-format IDX files."""
+"""Tasks from the user's own data: arrays in memory, MNIST-format IDX files, and data files.
+
+:func:`from_file` reads a file by its format: an ``.npz`` with arrays ``X`` and ``y`` (read with
+``allow_pickle=False``: nothing in a file is ever imported or called), a CSV with a header row and
+a label column, or IDX images with their IDX labels file. Its ``sha256`` argument is the content
+hash a study recorded (:func:`file_hash`): a file changed since is refused, naming it.
+"""
 
 from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import zipfile
 
 import numpy as np
 
@@ -12,7 +23,9 @@ from sim.tasks.splits import DEFAULT_VALIDATION_FRACTION, carve_validation, scal
 from sim.tasks.task import Task
 from sim.validation import check_array, check_bool, check_choice, check_int, check_labels
 
-__all__ = ["from_arrays", "idx", "MAX_CLASSES"]
+__all__ = ["from_arrays", "idx", "from_file", "file_hash", "FILE_FORMATS", "MAX_CLASSES"]
+
+FILE_FORMATS = ("npz", "csv", "idx")
 
 # labels are not renumbered: n_classes = max(y) + 1 output units, so an id like 74998396 is refused
 # (as the models refuse layers over `sim.models.estimator.MAX_UNITS`) instead of exhausting memory
@@ -151,3 +164,157 @@ def idx(images_path, labels_path, *, test_images_path=None, test_labels_path=Non
     n_classes = int(max(y_train.max(), y_test.max())) + 1
     return Task("idx", X_train, y_train, X_test, y_test, n_classes, meta, X_val=X_val, y_val=y_val)
 
+
+
+def file_hash(path, labels=None) -> str:
+    """SHA-256 (hex) of the content of ``path`` (and, for IDX images, of ``labels`` after it).
+
+    Raises
+    ------
+    ValidationError
+        ``file`` (or ``labels``) naming a file that cannot be read.
+    """
+    digest = hashlib.sha256()
+    for name, p in (("file", path), ("labels", labels)):
+        if p is None:
+            continue
+        try:
+            with open(os.fspath(p), "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(block)
+        except (OSError, TypeError) as exc:
+            raise ValidationError(name, str(p), f"cannot be read ({getattr(exc, 'strerror', None) or exc})") from None
+    return digest.hexdigest()
+
+
+def _format(path, labels) -> str:
+    suffix = os.fspath(path).lower().rsplit(".", 1)[-1] if "." in os.path.basename(os.fspath(path)) else ""
+    if suffix in ("npz", "csv"):
+        return suffix
+    if labels is not None:
+        return "idx"
+    raise ValidationError("file", os.fspath(path), "unknown data format: give an .npz with arrays X and y, a .csv "
+                          "with a header row and a label column, or IDX images with labels=<IDX labels file>")
+
+
+def _read_npz(path):
+    try:
+        with np.load(os.fspath(path), allow_pickle=False) as data:
+            missing = [k for k in ("X", "y") if k not in data.files]
+            if missing:
+                raise ValidationError("file", os.fspath(path), f"has no array {missing[0]!r} (it holds "
+                                      f"{', '.join(data.files) or 'no arrays'}; an .npz task needs X and y)")
+            X, y = data["X"], data["y"]
+    except ValidationError:
+        raise
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise ValidationError("file", os.fspath(path), f"is not a readable .npz of plain arrays ({exc})") from None
+    if X.dtype == object or y.dtype == object:
+        raise ValidationError("file", os.fspath(path), "holds object arrays; X and y must be numeric")
+    return X, y
+
+
+def _read_csv(path, label_column):
+    try:
+        with open(os.fspath(path), newline="", encoding="utf-8-sig") as fh:
+            rows = list(csv.reader(fh))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValidationError("file", os.fspath(path), f"cannot be read as UTF-8 CSV ({exc})") from None
+    rows = [r for r in rows if any(cell.strip() for cell in r)]
+    if len(rows) < 2:
+        raise ValidationError("file", os.fspath(path), "needs a header row and at least one data row")
+    header = [h.strip() for h in rows[0]]
+    if label_column not in header:
+        raise ValidationError("label_column", label_column, f"is not a column of {os.fspath(path)} "
+                              f"(columns: {', '.join(header)})")
+    j = header.index(label_column)
+    X, y = [], []
+    for i, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            raise ValidationError("file", os.fspath(path), f"line {i} has {len(row)} fields, the header {len(header)}")
+        try:
+            X.append([float(v) for k, v in enumerate(row) if k != j])
+        except ValueError:
+            bad = next(v for k, v in enumerate(row) if k != j and not _is_float(v))
+            raise ValidationError("file", os.fspath(path), f"line {i}: {bad!r} is not a number") from None
+        y.append(row[j].strip())
+    try:
+        labels = np.array([int(v) for v in y], dtype=np.int64)
+        classes = None
+    except ValueError:  # class names: numbered in sorted order
+        classes = sorted(set(y))
+        labels = np.array([classes.index(v) for v in y], dtype=np.int64)
+    return np.array(X, dtype=np.float64), labels, classes, [h for k, h in enumerate(header) if k != j]
+
+
+def _is_float(text) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def from_file(file, *, labels=None, label_column="label", sha256=None, test_fraction=0.2,
+              validation_fraction=DEFAULT_VALIDATION_FRACTION, seed=0, scale=None) -> Task:
+    """A task from a data file: ``.npz`` (``X``, ``y``), CSV (header, label column) or IDX.
+
+    Parameters
+    ----------
+    file : str or os.PathLike
+        The data. ``.npz``: arrays ``X`` (n_samples, n_features) and ``y`` (n_samples,) of
+        integer labels, read without pickle. ``.csv``: a header row, one sample per line, the
+        label in column ``label_column`` (integers, or class names numbered in sorted order,
+        ``meta["classes"]``), every other column a number. Otherwise IDX images (``n x rows x
+        cols`` uint8, plain or gzip) with ``labels``.
+    labels : str or os.PathLike, optional
+        The IDX labels file of IDX images (required for IDX, refused otherwise).
+    label_column : str
+        Label column of a CSV.
+    sha256 : str, optional
+        Expected :func:`file_hash` of the content; a different file is refused.
+    test_fraction, validation_fraction, seed
+        As :func:`from_arrays` (the splits are drawn from ``seed``).
+    scale : str, optional
+        As :func:`from_arrays` (default ``"standard"``) or, for IDX, :func:`idx` (default ``"max"``).
+
+    Returns
+    -------
+    Task
+        Named after the file's stem; ``meta["source"]`` is the file, ``meta["sha256"]`` its hash.
+
+    Raises
+    ------
+    ValidationError
+        ``file`` naming the file and the problem (unreadable, unknown format, missing arrays,
+        a bad line, changed content); ``labels``, ``label_column`` likewise; the inputs' and
+        labels' own checks as for :func:`from_arrays` and :func:`idx`.
+    """
+    kind = _format(file, labels)
+    if kind != "idx" and labels is not None:
+        raise ValidationError("labels", os.fspath(labels), f"only IDX images take a labels file; {os.fspath(file)} "
+                              f"is {kind}")
+    digest = file_hash(file, labels)
+    if sha256 is not None and digest != sha256:
+        raise ValidationError("file", os.fspath(file), f"changed since the study recorded it (sha256 {digest[:16]}..., "
+                              f"recorded {str(sha256)[:16]}...): a changed file is a different task")
+    name = os.path.basename(os.fspath(file)).split(".")[0] or "file"
+    if kind == "idx":
+        task = idx(file, labels, test_fraction=test_fraction, validation_fraction=validation_fraction, seed=seed,
+                   scale="max" if scale is None else scale)
+        meta = dict(task.meta)
+    else:
+        classes, features = None, None
+        if kind == "npz":
+            X, y = _read_npz(file)
+        else:
+            X, y, classes, features = _read_csv(file, label_column)
+        try:
+            task = from_arrays(X, y, test_fraction=test_fraction, validation_fraction=validation_fraction, seed=seed,
+                               name=name, scale="standard" if scale is None else scale)
+        except ValidationError as exc:
+            raise ValidationError("file", os.fspath(file), f"{exc.parameter}: {exc.requirement}") from None
+        meta = dict(task.meta, classes=classes, features=features)
+    meta.update(source=os.fspath(file), sha256=digest, format=kind,
+                description=f"{kind} file {os.path.basename(os.fspath(file))} ({meta.get('description', '')})")
+    return task.with_data(meta=meta, name=name)

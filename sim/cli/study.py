@@ -1,68 +1,19 @@
-"""The ``neurocompare`` command line."""
+"""``neurocompare study``, ``tune``, ``status`` and ``report``: studies into results stores.
+
+Outputs: a study writes its runs to ``--out`` (default ``results/<study name>``) and its figures,
+``REPORT.md`` and summary tables to ``--figures`` (default ``<out>/figures``); nothing else is
+written. ``--dry-run`` lists the runs and their estimated cost and writes nothing.
+"""
 
 from __future__ import annotations
 
-import argparse
-import ast
 import json
-import os
 import sys
 from pathlib import Path
 
 from sim.errors import ValidationError
 
-__all__ = ["main"]
-
-
-def _parse_set(items: list[str], flag: str = "--set") -> dict:
-    """``key=value`` pairs of option ``flag``; values are Python literals (``(100, 100)``, ``1e-3``) or strings."""
-    params = {}
-    for item in items:
-        key, sep, text = item.partition("=")
-        if not sep or not key.strip():
-            raise ValidationError(flag, item, "must look like key=value")
-        try:
-            value = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            value = text
-        params[key.strip()] = value
-    return params
-
-
-def _cmd_tasks(args) -> int:
-    from sim import tasks
-    print(tasks.table())
-    return 0
-
-
-def _cmd_run(args) -> int:
-    from sim import models, tasks
-    task_params = _parse_set(args.task_param, "--task-param")
-    if "seed" in task_params:  # would be a TypeError: load(seed=...) twice
-        raise ValidationError("--task-param", f"seed={task_params['seed']!r}", "the task's seed is --seed")
-    task = tasks.load(args.task, seed=args.seed, **task_params)
-    params = _parse_set(args.set)
-    params.setdefault("seed", args.seed)
-    model = models.make(args.model, **params)
-    progress = sys.stderr.isatty() and not args.json
-    history = model.fit(task, epochs=args.epochs, progress=progress)
-    result = {
-        "task": task.name, "model": args.model, "seed": args.seed,
-        "n_train": task.n_train, "n_val": task.n_val, "n_test": task.n_test,
-        **model.evaluate_splits(task),  # the final model's (the best epoch's with early stopping)
-        "epochs": history.epochs, "best_epoch": history.best_epoch, "seconds": history.last("seconds"),
-        "diverged": history.diverged, "diverged_reason": history.diverged_reason,
-        "params": {k: repr(v) if not isinstance(v, (int, float, str, bool, type(None))) else v
-                   for k, v in model.get_params().items()},
-    }
-    if args.json:
-        print(json.dumps(result))
-    else:
-        status = f"DIVERGED ({history.diverged_reason})" if history.diverged else "ok"
-        print(f"{args.model} on {task.name} (seed {args.seed}, {history.epochs} epochs, "
-              f"{result['seconds']:.2f} s training): train {result['train_accuracy']:.4f}, "
-              f"validation {result['val_accuracy']:.4f}, test {result['test_accuracy']:.4f} [{status}]")
-    return 0
+__all__ = ["add_parsers", "build_figures", "dry_run"]
 
 
 def _cmd_study(args) -> int:
@@ -76,6 +27,10 @@ def _cmd_study(args) -> int:
         raise ValidationError("config", config, "has no [tuning] table (trials = N) and no [models.<label>.search] "
                               "space; `neurocompare study` runs a study without tuning")
     out = args.out or str(Path("results") / study.name)
+    figures = args.figures or str(Path(out) / "figures")
+    formats = _formats(args.format)
+    if args.dry_run:
+        return dry_run(study, out, figures, args.workers)
     summary = run_study(study, out, workers=args.workers, scheduler=args.scheduler,
                         progress=not args.no_progress, retry_failed=not args.keep_failed,
                         scheduler_timeout=args.scheduler_timeout,
@@ -90,11 +45,48 @@ def _cmd_study(args) -> int:
               f"({summary['trial_runs']} of the runs) by {t['metric']}; chosen parameters -> {summary['tuned']}")
     code = 1 if summary["failed"] else 0
     if not args.no_figures:
-        code = max(code, _build_figures(out, args.figures))
+        code = max(code, build_figures(out, figures, formats))
     return code
 
 
-def _build_figures(out, figures) -> int:
+def _formats(text):
+    """``--format png,pdf`` as a tuple (None: the report's default)."""
+    if text is None:
+        return None
+    formats = tuple(f.strip().lower() for f in text.split(",") if f.strip())
+    allowed = ("png", "pdf", "svg")
+    for f in formats:
+        if f not in allowed:
+            raise ValidationError("--format", text, f"unknown format {f!r}; allowed: {', '.join(allowed)}")
+    if not formats:
+        raise ValidationError("--format", text, "give at least one format, e.g. png,pdf")
+    return formats
+
+
+def dry_run(study, out, figures, workers=None) -> int:
+    """Print every run of ``study`` with its estimated cost and the totals; train and write nothing."""
+    from sim.study.progress import cost
+    specs = study.runs()
+    costs = [cost(s, study) for s in specs]
+    total = sum(costs) or 1.0
+    print(f"{study.summary()}")
+    print(f"{'run_id':<16}  {'task':<12} {'model':<14} {'seed':>4}  {'kind':<12} {'condition':<24} "
+          f"{'epochs':>6}  {'cost':>7}")
+    for s, c in sorted(zip(specs, costs), key=lambda sc: -sc[1]):
+        cond = ",".join(f"{k}={v}" for k, v in s["condition"].items()) or "-"
+        print(f"{s['run_id']:<16}  {s['task']:<12} {s['model']:<14} {s['seed']:>4}  {s['kind']:<12} "
+              f"{cond[:24]:<24} {s['epochs']:>6}  {100 * c / total:6.2f}%")
+    trials = study.trial_runs()
+    print(f"{len(specs)} runs" + (f" after {trials} tuning trial runs" if trials else "")
+          + f"; estimated cost {total:.3g} units (sim.study.progress.cost: "
+          f"width x samples x epochs plus evaluations and a per-run overhead; the progress ETA converts "
+          f"them to seconds from the first finished runs); longest run {100 * max(costs) / total:.1f}% of the total. "
+          f"Would write runs to {out} and figures to {figures}; nothing was written.")
+    return 0
+
+
+def build_figures(out, figures, formats=None) -> int:
+    """Build the report of store ``out`` into ``figures`` (`analyses.report.build`); exit code 0 or 1."""
     try:
         from analyses import report
     except ImportError as exc:
@@ -103,7 +95,8 @@ def _build_figures(out, figures) -> int:
         print("note: the analyses package (analyses.report) is not available; no figures written. "
               f"Results are in {out}.", file=sys.stderr)
         return 0
-    result = report.build(out, figures)
+    result = report.build(str(out), str(figures)) if formats is None else report.build(str(out), str(figures),
+                                                                                       formats)
     result = result if isinstance(result, dict) else {}
     failed = result.get("failed") or []
     print(f"{len(result.get('figures') or [])} figures and {result.get('report') or 'the report'} "
@@ -111,6 +104,15 @@ def _build_figures(out, figures) -> int:
     for name, error in failed:
         print(f"analysis {name} failed: {error}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _cmd_report(args) -> int:
+    from sim.study import store
+    st = store.open(args.dir)
+    if not st.manifest_path.is_file():
+        raise ValidationError("dir", args.dir, "is not a results store (no manifest.json); "
+                              "`neurocompare study CONFIG --out DIR` creates one")
+    return build_figures(args.dir, args.figures or str(Path(args.dir) / "figures"), _formats(args.format))
 
 
 def _cmd_status(args) -> int:
@@ -178,26 +180,13 @@ def _print_tuning(directory, trials) -> None:
         print(f"  chosen parameters: {Path(directory) / tuned.PRESETS}")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="neurocompare", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("tasks", help="list the tasks")
-    p.set_defaults(func=_cmd_tasks)
-    p = sub.add_parser("run", help="train one model on one task and print its final metrics")
-    p.add_argument("--task", required=True, help="task name (see `neurocompare tasks`)")
-    p.add_argument("--model", required=True, help="model name, e.g. backprop")
-    p.add_argument("--seed", type=int, default=0, help="root seed of the run and of the task (default 0)")
-    p.add_argument("--epochs", type=int, default=30, help="training epochs (default 30)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="model hyperparameter, repeatable, e.g. --set lr=0.01 --set hidden='(100,100)'")
-    p.add_argument("--task-param", action="append", default=[], metavar="KEY=VALUE",
-                   help="task parameter, repeatable, e.g. --task-param noise=0.2")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(func=_cmd_run)
+def add_parsers(sub) -> None:
+    """The ``study``, ``tune``, ``status`` and ``report`` subcommands."""
     p = sub.add_parser("study", help="run a comparison study (tasks x models x seeds) into a results store",
                        description="Run a study; finished runs already in the store are skipped, so an "
                                    "interrupted study resumes where it stopped. A study with [tuning] "
-                                   "tunes first (as `neurocompare tune`).")
+                                   "tunes first (as `neurocompare tune`). Runs go to --out, figures and "
+                                   "REPORT.md to --figures (default OUT/figures); nothing else is written.")
     p.add_argument("config", nargs="?", help="study TOML file or built-in name "
                    "(default: the default study, sim/study/builtin/default.toml)")
     p.add_argument("--quick", action="store_true", help="run the quick study (seconds)")
@@ -216,7 +205,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rebuild-table", action="store_true",
                    help="rewrite table.csv from the run files first (refused while a study writes DIR)")
     p.set_defaults(func=_cmd_status)
-    return parser
+    p = sub.add_parser("report", help="figures, REPORT.md and summary tables of a stored study (no training)")
+    p.add_argument("dir", help="results directory (a study's, or a `run --out` store)")
+    p.add_argument("--figures", help="output directory (default: DIR/figures)")
+    p.add_argument("--format", default=None, help="figure formats, comma-separated (default: png,pdf)")
+    p.set_defaults(func=_cmd_report)
 
 
 def _study_arguments(p) -> None:
@@ -228,30 +221,12 @@ def _study_arguments(p) -> None:
                    "like tcp://host:8786 (needs neurocompare[dask])")
     p.add_argument("--scheduler-timeout", type=float, default=10.0, metavar="SECONDS",
                    help="seconds to wait for the Dask scheduler at an address (default 10)")
-    p.add_argument("--figures", default="figures", help="figures directory (default: figures)")
+    p.add_argument("--figures", default=None, help="figures directory (default: OUT/figures)")
+    p.add_argument("--format", default=None, help="figure formats, comma-separated (default: png,pdf)")
     p.add_argument("--no-figures", action="store_true", help="do not call the analyses afterwards")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar or progress lines")
     p.add_argument("--keep-failed", action="store_true",
                    help="do not retry runs recorded as failed (default: retry them)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="list the runs and their estimated cost; train nothing, write nothing")
     p.set_defaults(func=_cmd_study)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except ValidationError as exc:
-        print(f"neurocompare: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("neurocompare: interrupted (stored runs are kept; run the same command again to "
-              "resume)", file=sys.stderr)
-        return 130
-    except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
-        return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
