@@ -166,6 +166,12 @@ def idx(images_path, labels_path, *, test_images_path=None, test_labels_path=Non
 
 
 
+def _bad(path, why: str) -> ValidationError:
+    """The error of a bad data file: names it in full (the value) and by its base name (the message
+    keeps it even when a long value is shortened)."""
+    return ValidationError("file", os.fspath(path), f"{os.path.basename(os.fspath(path))} {why}")
+
+
 def file_hash(path, labels=None) -> str:
     """SHA-256 (hex) of the content of ``path`` (and, for IDX images, of ``labels`` after it).
 
@@ -183,7 +189,8 @@ def file_hash(path, labels=None) -> str:
                 for block in iter(lambda: fh.read(1 << 20), b""):
                     digest.update(block)
         except (OSError, TypeError) as exc:
-            raise ValidationError(name, str(p), f"cannot be read ({getattr(exc, 'strerror', None) or exc})") from None
+            raise ValidationError(name, str(p), f"{os.path.basename(str(p))} cannot be read "
+                                  f"({getattr(exc, 'strerror', None) or exc})") from None
     return digest.hexdigest()
 
 
@@ -193,7 +200,7 @@ def _format(path, labels) -> str:
         return suffix
     if labels is not None:
         return "idx"
-    raise ValidationError("file", os.fspath(path), "unknown data format: give an .npz with arrays X and y, a .csv "
+    raise _bad(path, "is of an unknown data format: give an .npz with arrays X and y, a .csv "
                           "with a header row and a label column, or IDX images with labels=<IDX labels file>")
 
 
@@ -202,15 +209,15 @@ def _read_npz(path):
         with np.load(os.fspath(path), allow_pickle=False) as data:
             missing = [k for k in ("X", "y") if k not in data.files]
             if missing:
-                raise ValidationError("file", os.fspath(path), f"has no array {missing[0]!r} (it holds "
+                raise _bad(path, f"has no array {missing[0]!r} (it holds "
                                       f"{', '.join(data.files) or 'no arrays'}; an .npz task needs X and y)")
             X, y = data["X"], data["y"]
     except ValidationError:
         raise
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise ValidationError("file", os.fspath(path), f"is not a readable .npz of plain arrays ({exc})") from None
+        raise _bad(path, f"is not a readable .npz of plain arrays ({exc})") from None
     if X.dtype == object or y.dtype == object:
-        raise ValidationError("file", os.fspath(path), "holds object arrays; X and y must be numeric")
+        raise _bad(path, "holds object arrays; X and y must be numeric")
     return X, y
 
 
@@ -219,10 +226,10 @@ def _read_csv(path, label_column):
         with open(os.fspath(path), newline="", encoding="utf-8-sig") as fh:
             rows = list(csv.reader(fh))
     except (OSError, UnicodeDecodeError) as exc:
-        raise ValidationError("file", os.fspath(path), f"cannot be read as UTF-8 CSV ({exc})") from None
+        raise _bad(path, f"cannot be read as UTF-8 CSV ({exc})") from None
     rows = [r for r in rows if any(cell.strip() for cell in r)]
     if len(rows) < 2:
-        raise ValidationError("file", os.fspath(path), "needs a header row and at least one data row")
+        raise _bad(path, "needs a header row and at least one data row")
     header = [h.strip() for h in rows[0]]
     if label_column not in header:
         raise ValidationError("label_column", label_column, f"is not a column of {os.fspath(path)} "
@@ -231,12 +238,12 @@ def _read_csv(path, label_column):
     X, y = [], []
     for i, row in enumerate(rows[1:], start=2):
         if len(row) != len(header):
-            raise ValidationError("file", os.fspath(path), f"line {i} has {len(row)} fields, the header {len(header)}")
+            raise _bad(path, f"line {i} has {len(row)} fields, the header {len(header)}")
         try:
             X.append([float(v) for k, v in enumerate(row) if k != j])
         except ValueError:
             bad = next(v for k, v in enumerate(row) if k != j and not _is_float(v))
-            raise ValidationError("file", os.fspath(path), f"line {i}: {bad!r} is not a number") from None
+            raise _bad(path, f"line {i}: {bad!r} is not a number") from None
         y.append(row[j].strip())
     try:
         labels = np.array([int(v) for v in y], dtype=np.int64)
@@ -296,7 +303,7 @@ def from_file(file, *, labels=None, label_column="label", sha256=None, test_frac
                               f"is {kind}")
     digest = file_hash(file, labels)
     if sha256 is not None and digest != sha256:
-        raise ValidationError("file", os.fspath(file), f"changed since the study recorded it (sha256 {digest[:16]}..., "
+        raise _bad(file, f"changed since the study recorded it (sha256 {digest[:16]}..., "
                               f"recorded {str(sha256)[:16]}...): a changed file is a different task")
     name = os.path.basename(os.fspath(file)).split(".")[0] or "file"
     if kind == "idx":
@@ -313,7 +320,7 @@ def from_file(file, *, labels=None, label_column="label", sha256=None, test_frac
             task = from_arrays(X, y, test_fraction=test_fraction, validation_fraction=validation_fraction, seed=seed,
                                name=name, scale="standard" if scale is None else scale)
         except ValidationError as exc:
-            raise ValidationError("file", os.fspath(file), f"{exc.parameter}: {exc.requirement}") from None
+            raise _bad(file, f"has bad data ({exc.parameter}: {exc.requirement})") from None
         meta = dict(task.meta, classes=classes, features=features)
     meta.update(source=os.fspath(file), sha256=digest, format=kind,
                 description=f"{kind} file {os.path.basename(os.fspath(file))} ({meta.get('description', '')})")
