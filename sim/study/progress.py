@@ -166,8 +166,8 @@ class Progress:
 
             class Bar(tqdm):
                 monitor_interval = 0  # no monitor thread: the pool may fork after the bar exists
-            self.bar = Bar(total=100.0, desc=name, dynamic_ncols=True,
-                           bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}")
+            self.bar = Bar(total=100.0, desc=f"{name}: 0/{self.total} runs", dynamic_ncols=True,
+                           bar_format="{percentage:3.0f}%|{bar}| {desc}")
 
     def skip(self, n: int) -> None:
         """``n`` expected runs are already in the store: they are not part of this invocation."""
@@ -190,7 +190,7 @@ class Progress:
         last = len(self.finished) >= self.total
         if self.bar is not None:
             self.bar.n = 100.0 * self.fraction()
-            self.bar.set_postfix_str(self.status(now)[len(self.name) + 2:], refresh=True)
+            self.bar.set_description_str(self.status(now), refresh=True)
         elif last or self.printed_at is None or now - self.printed_at >= self.every:
             print(self.status(now), file=sys.stderr, flush=True)
             self.printed_at = now
