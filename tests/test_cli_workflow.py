@@ -12,7 +12,7 @@ from study_helpers import ROOT
 from analyses import compare as compare_mod
 from sim import models, tasks
 from sim.cli import main
-from sim.study import config, store
+from sim.study import config, progress, store
 
 TINY = """
 name = "{name}"
@@ -116,10 +116,14 @@ def test_dry_run_lists_the_runs_and_writes_nothing(tmp_path, capsys, monkeypatch
     (tmp_path / "s.toml").write_text(TINY.format(name="dry", lr=0.01))
     monkeypatch.chdir(tmp_path)
     before = _files(tmp_path)
-    assert main(["study", "s.toml", "--dry-run"]) == 0
+    assert main(["study", "s.toml", "--dry-run", "--workers", "1"]) == 0
     out = capsys.readouterr().out
     assert _files(tmp_path) == before
-    specs = config.load(tmp_path / "s.toml").runs()
+    study = config.load(tmp_path / "s.toml")
+    specs = study.runs()
+    total = sum(progress.cost(s, study) for s in specs)  # one worker: the sum of the runs at each rate
+    low, high = (progress.clock_text(total * r) for r in progress.MEASURED_RATES)
+    assert f"roughly {low} to {high} of runs with 1 worker(s)" in out
     assert all(s["run_id"] in out for s in specs)
     assert f"{len(specs)} runs" in out and "nothing was written" in out
     assert "results/dry" in out and "results/dry/figures" in out

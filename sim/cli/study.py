@@ -65,7 +65,8 @@ def _formats(text):
 
 def dry_run(study, out, figures, workers=None) -> int:
     """Print every run of ``study`` with its estimated cost and the totals; train and write nothing."""
-    from sim.study.progress import cost
+    from sim.study.backends import cores
+    from sim.study.progress import MEASURED_RATES, clock_text, cost
     specs = study.runs()
     costs = [cost(s, study) for s in specs]
     total = sum(costs) or 1.0
@@ -80,7 +81,11 @@ def dry_run(study, out, figures, workers=None) -> int:
     print(f"{len(specs)} runs" + (f" after {trials} tuning trial runs" if trials else "")
           + f"; estimated cost {total:.3g} units (sim.study.progress.cost: "
           f"width x samples x epochs plus evaluations and a per-run overhead; the progress ETA converts "
-          f"them to seconds from the first finished runs); longest run {100 * max(costs) / total:.1f}% of the total. "
+          f"them to seconds from the first finished runs); longest run {100 * max(costs) / total:.1f}% of the total.")
+    n = workers or cores()
+    low, high = (max(sum(costs) * r / n, max(costs) * r) for r in MEASURED_RATES)
+    print(f"roughly {clock_text(low)} to {clock_text(high)} of runs with {n} worker(s) (the rates measured on "
+          f"a quiet and on a busy 2-core machine: sim.study.progress.MEASURED_RATES), plus the figures. "
           f"Would write runs to {out} and figures to {figures}; nothing was written.")
     return 0
 

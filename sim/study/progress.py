@@ -25,7 +25,7 @@ from __future__ import annotations
 import sys
 import time
 
-__all__ = ["cost", "rates", "eta", "clock_text", "line", "Progress"]
+__all__ = ["RUN_OVERHEAD", "MEASURED_RATES", "cost", "rates", "eta", "clock_text", "line", "Progress"]
 
 
 # Per-run overhead in cost units (process hand-off, task loading, writing the run file): about
@@ -33,6 +33,12 @@ __all__ = ["cost", "rates", "eta", "clock_text", "line", "Progress"]
 # replaying two measured quick studies: the ETA after a quarter of the runs was 1.3-1.4x the true
 # remaining time with 5e5, 1.2-1.3x with 0 (but 0.8x at three quarters), 1.5-1.6x with 2e6.
 RUN_OVERHEAD = 5e5
+# Seconds of run time per cost unit (sum of run seconds / sum of costs, 2 workers on a 2-core
+# machine): 2.2e-8 for the default study (6.5 min of wall clock, 3.5e10 units, the README's
+# measurement) and 2.7e-8 for the factorial study (75 s), 3.8e-8 for the quick study on a quiet
+# machine (its small runs weigh their overhead more), 1.8e-7 and 2.4e-7 for the quick study on the
+# machine shared with other jobs. `neurocompare study --dry-run` turns a study's cost into that range.
+MEASURED_RATES = (2.2e-8, 2.4e-7)
 
 
 def cost(spec: dict, study) -> float:
