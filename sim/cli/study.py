@@ -78,6 +78,14 @@ def dry_run(study, out, figures, workers=None) -> int:
         print(f"{s['run_id']:<16}  {s['task']:<12} {s['model']:<14} {s['seed']:>4}  {s['kind']:<12} "
               f"{cond[:24]:<24} {s['epochs']:>6}  {100 * c / total:6.2f}%")
     trials = study.trial_runs()
+    if trials:  # each trial run: the standard run of its (model, task) with the configured parameters
+        from sim.study.spec import trial_specs
+        t = study.tuning
+        trial_cost = sum(cost(s, study) * t["trials"] for m, task in t["pairs"]
+                         for s in trial_specs(study, m, task, 0, study.model_for(m, task)[0]))
+        costs = costs + [trial_cost / trials] * trials
+        total = sum(costs)
+        print(f"{trials} tuning trial runs before these (not listed), estimated as the configured parameters")
     print(f"{len(specs)} runs" + (f" after {trials} tuning trial runs" if trials else "")
           + f"; estimated cost {total:.3g} units (sim.study.progress.cost: "
           f"width x samples x epochs plus evaluations and a per-run overhead; the progress ETA converts "
