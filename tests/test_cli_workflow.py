@@ -181,3 +181,14 @@ def test_compare_matches_scipy_on_two_stores(two_stores, capsys):
     assert len(json.loads(capsys.readouterr().out)) == 2
     assert main(["compare", str(a), str(a.parent / "nowhere")]) == 2
     assert "nowhere" in capsys.readouterr().err
+
+
+def test_dry_run_of_a_tuning_study_counts_its_trials(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["study", "tuning_digits", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    study = config.load("tuning_digits")
+    t = study.tuning
+    assert f"{len(t['pairs']) * t['trials'] * len(t['seeds'])} tuning trial runs before these" in out
+    assert f"{len(study.runs())} runs after {study.trial_runs()} tuning trial runs" in out
+    assert list(tmp_path.iterdir()) == []
