@@ -145,7 +145,7 @@ def _run_in_store(args, name, params, epochs, task_params) -> int:
                               "run's History, evaluation and arrays, not a model file); run without --out to save")
     study = config.load(one_run_study(args, name, params, epochs, task_params))
     spec = study.runs()[0]
-    run_study(study, args.out, workers=1, progress=not args.json)
+    run_study(study, args.out, workers=1, progress=sys.stderr.isatty() and not args.json)  # one run: no lines
     result = store.open(args.out).load_run(spec["run_id"])
     if result["status"] == "failed":
         print(f"neurocompare: run failed: {result['error']}", file=sys.stderr)
