@@ -155,16 +155,15 @@ def test_sigkill_mid_study_then_resume_loses_nothing(tmp_path):
 
 # ----------------------------------------------------------------------------- command line
 
-def test_quick_study_from_the_command_line_well_under_a_minute(tmp_path):
+def test_quick_study_from_the_command_line(tmp_path):
+    # speed is measured in benchmarks, never asserted here; the timeout only stops a hung study
     out = tmp_path / "quick"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "sim.cli", "study", str(ROOT / "studies" / "quick.toml"),
                            "--out", str(out), "--workers", "2", "--no-figures"],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
-    seconds = time.perf_counter() - t0
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
-    assert seconds < 45, f"quick study took {seconds:.1f} s"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["quick"]  # nothing written beside --out
     status = store_mod.open(out).status()
     assert status["finished"] == status["total"] == len(study_mod.load("quick").runs())
     assert f"{status['total']} computed" in proc.stdout
