@@ -138,14 +138,22 @@ def test_pgd_lowers_accuracy_and_the_curve_reports_the_worst_case(hebbian_box):
     lo, hi = data_range(task.X_train)
     X, y = task.X_test[:60], task.y_test[:60]
     curve = robustness_curve(model, X, y, [0.0, 0.1, 0.3], "linf", lo, hi, steps=10, spsa_steps=10,
-                             spsa_samples=8, rng=np.random.default_rng(0))
+                             spsa_samples=8, spsa_all=True, rng=np.random.default_rng(0))
     clean = model.score(X, y)
     for k in ("fgsm", "pgd", "spsa", "worst"):
         assert curve[k][0] == pytest.approx(clean)
     for i in range(3):
         assert curve["worst"][i] <= min(curve["fgsm"][i], curve["pgd"][i], curve["spsa"][i]) + 1e-12
         assert 0 <= curve["spsa_only"][i] <= 1 and 0 <= curve["gradient_only"][i] <= 1
+        # worst = correct and survived all three: 1 - (broken by a gradient attack or SPSA alone)
+        assert curve["worst"][i] + curve["spsa_only"][i] <= min(curve["fgsm"][i], curve["pgd"][i]) + 1e-12
     assert curve["pgd"][2] < clean - 0.2
+    # SPSA on the survivors only: the same kind of worst case, SPSA's own accuracy undefined
+    cheap = robustness_curve(model, X, y, [0.0, 0.3], "linf", lo, hi, steps=10, spsa_steps=10, spsa_samples=8,
+                             rng=np.random.default_rng(0))
+    assert np.isnan(cheap["spsa"]).all() and np.isnan(cheap["gradient_only"]).all()
+    assert cheap["worst"][0] == pytest.approx(clean) and cheap["pgd"] == [curve["pgd"][0], curve["pgd"][2]]
+    assert cheap["worst"][1] <= min(cheap["fgsm"][1], cheap["pgd"][1])
 
 
 def test_transfer_to_the_same_model_is_the_white_box_attack(binary):

@@ -9,7 +9,8 @@ TOML (all keys but the radii optional)::
     cost = true
 
 Radii are fractions of the training set's data range ``hi - lo`` (`sim.models.attacks.data_range`),
-so one list means the same on every task; the attacks clip to ``[lo, hi]``. Every standard run of
+so one list means the same on every task (L-inf radii in [0, 1]; an L2 radius may exceed 1, the
+L2 diagonal of the box being ``sqrt(n_features)``); the attacks clip to ``[lo, hi]``. Every standard run of
 the listed tasks (default: all) evaluates its first ``n`` test inputs under FGSM, PGD and SPSA at
 each radius (`sim.models.attacks.robustness_curve`); the number to report is the per-input worst
 case over the three (``worst``), and ``spsa_only`` counts the inputs only the gradient-free attack
@@ -45,13 +46,14 @@ ADVERSARIAL_KEYS = NORMS + ("n", "steps", "spsa_steps", "spsa_samples", "tasks",
 DEFAULTS = {"n": 100, "steps": 20, "spsa_steps": 20, "spsa_samples": 32}
 
 
-def _radii(path, value):
+def _radii(path, value, high):
     if not isinstance(value, (list, tuple)) or not value:
         raise ValidationError(path, value, "must be a non-empty list of radii (fractions of the data range)")
     out = []
     for i, v in enumerate(value):
-        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not np.isfinite(v) or not 0 <= v <= 1:
-            raise ValidationError(f"{path}[{i}]", v, "must be a number in [0, 1] (a fraction of the data range)")
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not np.isfinite(v) or not 0 <= v <= high:
+            raise ValidationError(f"{path}[{i}]", v, f"must be a number in [0, {high:g}] (a fraction of the data "
+                                  "range; an L-inf radius of 1 already spans the whole range)")
         out.append(float(v))
     return sorted(set(out))
 
@@ -78,7 +80,7 @@ def parse(raw: dict, task_info: dict, model_info: dict) -> dict:
             raise ValidationError(f"{path}.{key}", adv[key], f"unknown key; allowed: {', '.join(ADVERSARIAL_KEYS)}")
     if not any(norm in adv for norm in NORMS):
         raise ValidationError(f"{path}.linf", None, "radii for at least one norm (linf, l2) are required")
-    out = {norm: _radii(f"{path}.{norm}", adv[norm]) for norm in NORMS if norm in adv}
+    out = {norm: _radii(f"{path}.{norm}", adv[norm], 1.0 if norm == "linf" else 1e3) for norm in NORMS if norm in adv}
     for key, default in DEFAULTS.items():
         out[key] = check_int(f"{path}.{key}", adv.get(key, default), low=1)
     tasks = adv.get("tasks", list(task_info))
