@@ -157,12 +157,19 @@ def _curves_figure(d, out_dir, formats):
 
 
 def _transfer_figure(d, out_dir, formats):
-    panels = [(norm, task, pair, s) for norm, by_task in d["transfer"].items()
-              for task, pairs in by_task.items() for pair, s in pairs.items()]
+    norms = list(d["transfer"])
+    columns = sorted({(task, pair) for norm in norms for task, pairs in d["transfer"][norm].items() for pair in pairs},
+                     key=lambda tp: (d["tasks"].index(tp[0]) if tp[0] in d["tasks"] else len(d["tasks"]), tp))
+    panels = [(i, j, norm, task, pair, d["transfer"][norm][task][pair]) for i, norm in enumerate(norms)
+              for j, (task, pair) in enumerate(columns) if pair in d["transfer"][norm].get(task, {})]
     style.apply()
-    fig, axes = style.plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), squeeze=False,
-                                   constrained_layout=True)
-    for ax, (norm, task, (a, b), s) in zip(axes[0], panels):
+    fig, axes = style.plt.subplots(len(norms), len(columns), figsize=(4.4 * len(columns), 3.3 * len(norms)),
+                                   squeeze=False, constrained_layout=True)
+    for ax in axes.ravel():
+        ax.set_visible(False)
+    for i, j, norm, task, (a, b), s in panels:
+        ax = axes[i][j]
+        ax.set_visible(True)
         eps = np.asarray(s["eps"])
         for key, model, ls, text in (("target_white_box", b, "-", f"{b}, white box"),
                                      ("source_to_target", b, "--", f"{b}, crafted on {a}"),

@@ -78,7 +78,8 @@ def run_specs(study) -> list[dict]:
     """The run specs of a validated `sim.study.Study`, in a stable order.
 
     Order: task (config order), model (config order), seed index, then the variants of the
-    task (``standard``, the ``subsample`` sizes, ``sequential``).
+    task (``standard``, the ``subsample`` sizes, ``sequential``); a task's ``transfer`` runs
+    (`sim.study.robustness`) come after its models.
 
     Returns
     -------
