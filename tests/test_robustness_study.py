@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -12,6 +14,8 @@ from sim.errors import ValidationError
 from sim.study import config as study_mod
 from sim.study import store as store_mod
 from sim.study.backends import run_study
+
+ROOT = Path(__file__).resolve().parents[1]
 
 SMALL = """
 name = "adv"
@@ -138,3 +142,12 @@ def test_the_analyses_read_the_stored_numbers(small_store, tmp_path):
     assert all((tmp_path / f"{f['name']}.png").stat().st_size > 0 for f in figs)
     assert "| L-inf | moons | mlp |" in (tmp_path / "adversarial.md").read_text()
     assert "| moons | hebbian |" in (tmp_path / "cost.md").read_text()
+
+
+def test_the_builtin_adversarial_study_parses_and_is_linked():
+    s = study_mod.load("adversarial_digits")
+    kinds = [r["kind"] for r in s.runs()]
+    assert kinds.count("standard") == 12 and kinds.count("transfer") == 8
+    assert s.conditions["adversarial"]["n"] == 200 and s.conditions["cost"] is True
+    top = ROOT / "studies" / "adversarial_digits.toml"
+    assert top.is_symlink() and top.read_text() == study_mod.builtin("adversarial_digits").read_text()
