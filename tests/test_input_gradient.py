@@ -51,6 +51,7 @@ CONFIGS = {
     "mlp inhibited sigmoid stage (integrated)": (BackpropMLP, dict(hidden=(6,), activation="sigmoid", w_inh=0.4,
                                                                    settle_tol=1e-13, max_steps=20000)),
     "mlp feedback alignment": (BackpropMLP, dict(hidden=(8,), learning="feedback_alignment")),
+    "mlp sparse mask + Dale's law": (BackpropMLP, dict(hidden=(9,), p_connect=0.5, dale=0.8)),
     "hebbian competitive k-WTA": (HebbianNet, dict(hidden=12, rule="competitive", w_inh=0.3)),
     "hebbian r^3 readout, rms": (HebbianNet, dict(hidden=12, rule="competitive", w_inh=0.0, readout_power=3.0)),
     "hebbian p-metric current + bias unit": (HebbianNet, dict(hidden=10, rule="competitive", current="metric",
