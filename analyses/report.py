@@ -34,6 +34,8 @@ SECTIONS = (
     ("dynamics", "Dynamics", True),
     ("alignment", "Alignment", True),
     ("factorial", "Factorial: dynamics x learning", True),
+    ("robustness", "Adversarial robustness", True),
+    ("cost", "Cost of inference", True),
     ("summary", "Summary", False),
 )
 

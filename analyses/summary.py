@@ -56,6 +56,11 @@ METRICS = {
     # networks and their random controls); NaN for the others
     "active_pct": lambda r: _last_code(r, "active_fraction"),
     "dead_pct": lambda r: _last_code(r, "dead_fraction"),
+    # adversarial worst-case AUCs and energy per correct answer (analyses.robustness, analyses.cost)
+    "adv_linf_auc_pct": lambda r: _adv_auc(r, "linf"),
+    "adv_l2_auc_pct": lambda r: _adv_auc(r, "l2"),
+    "energy_per_correct_nj": lambda r: (r["evaluation"].get("cost") or {}).get("energy_per_correct_event_pj",
+                                                                              math.nan) / 1e3,
 }
 ROW_COLUMNS = (["task", "model", "model_label", "dynamics", "learning", "n_seeds", "n_not_finished", "n_planned",
                 "n_finished", "n_diverged", "n_failed"]
@@ -70,6 +75,11 @@ def _last_code(r, key) -> float:
     """``key`` of the run's last History record in % (NaN when the model records no code)."""
     records = (r.get("history") or {}).get("records") or [{}]
     return 100 * records[-1].get(key, math.nan)
+
+
+def _adv_auc(r, norm) -> float:
+    curve = (r["evaluation"].get("adversarial") or {}).get(norm)
+    return 100 * auc(curve["eps"], curve["worst"]) if curve else float("nan")
 
 
 def _auc(r, what) -> float:
@@ -213,6 +223,9 @@ def markdown(d) -> str:
         "(means over seeds; CIs in summary.csv); training time excludes evaluation; *active / dead units* = "
         "the percentage of hidden units active per training input and of units never active on the training "
         "set, after the last epoch (recorded by Hebbian networks and their random controls). "
+        "*Adversarial AUC*: area under the per-input worst-case accuracy over FGSM, PGD and SPSA against "
+        "the radius, divided by the radius range (`analyses.robustness`); *energy per correct answer*: "
+        "event-driven energy per inference / test accuracy (`analyses.cost`). "
         "A diverged run is a failure of its model: it counts at chance accuracy (100 / classes) in the "
         "test accuracy and the paired tests; the other columns average finished runs only; *runs* "
         "gives finished of planned, with diverged and failed runs named.",
@@ -223,8 +236,9 @@ def markdown(d) -> str:
     for task in d["tasks"]:
         lines += [f"### {task}", "",
                   "| model | test accuracy (%) | train − test gap (pp) | noise AUC (%) | occlusion AUC (%) "
-                  "| to 90%: epoch · samples · s | training time (s) | active / dead units (%) | runs |",
-                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+                  "| to 90%: epoch · samples · s | training time (s) | active / dead units (%) "
+                  "| adversarial AUC L-inf / L2 (%) | energy per correct answer (nJ) | runs |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
         for r in (r for r in d["rows"] if r["task"] == task):
             seeds = f"{r['n_finished']} of {r['n_planned']}" + "".join(
                 f", {r[f'n_{k}']} {k}" for k in ("diverged", "failed") if r[f"n_{k}"])
@@ -235,7 +249,9 @@ def markdown(d) -> str:
                 f"| {_pm(r['occlusion_auc_pct_mean'], r['occlusion_auc_pct_ci95'])} "
                 f"| {_to90(r)} "
                 f"| {_pm(r['train_seconds_mean'], r['train_seconds_ci95'], 2)} "
-                f"| {_pm(r['active_pct_mean'], math.nan)} / {_pm(r['dead_pct_mean'], math.nan)} | {seeds} |")
+                f"| {_pm(r['active_pct_mean'], math.nan)} / {_pm(r['dead_pct_mean'], math.nan)} "
+                f"| {_pm(r['adv_linf_auc_pct_mean'], math.nan)} / {_pm(r['adv_l2_auc_pct_mean'], math.nan)} "
+                f"| {_pm(r['energy_per_correct_nj_mean'], math.nan, 2)} | {seeds} |")
         tests = [t for t in d["tests"] if t["task"] == task]
         if tests:
             lines += ["", "| comparison (test accuracy) | family | pairs | difference (pp) [95% CI] | d_z | MDE (pp) "

@@ -28,6 +28,7 @@ from sim.models.hebbian_params import (
     stage_sizes,
     stage_w_inh,
 )
+from sim.models.input_gradient import input_gradient as model_input_gradient
 from sim.models.softmax_readout import SoftmaxReadout
 from sim.models.stages import connection_kwargs, stage_populations
 from sim.substrate.connections import Connection, init_weights
@@ -124,6 +125,7 @@ class HebbianNet(Estimator):
     model_name = "hebbian"
 
     parameter_constraints = PARAMETER_CONSTRAINTS
+    input_gradient = model_input_gradient  # dL_i/dx_i, (n, n_features): sim.models.input_gradient
 
     def __init__(self, hidden=400, rule="competitive", rule_params=None, current="dot", input_bias=0.0,
                  neuron=None, post="auto", tau=10.0, dt=None, w_inh=None, settle="auto", settle_tol=1e-4,

@@ -15,6 +15,7 @@ from sim.learning.optimizers import get_optimizer, get_schedule
 from sim.learning.rules import Backprop, FeedbackAlignment
 from sim.models.early_stopping import EARLY_STOPPING_CONSTRAINTS
 from sim.models.estimator import MAX_UNITS, Estimator
+from sim.models.input_gradient import input_gradient as model_input_gradient
 from sim.models.stages import (
     STAGE_CONSTRAINTS,
     check_w_inh,
@@ -318,6 +319,8 @@ class BackpropMLP(Estimator):
         directions = [d.astype(np.float64) for d in self._dWs]
         self._grad[...] = 0
         return directions
+
+    input_gradient = model_input_gradient  # dL_i/dx_i, (n, n_features): sim.models.input_gradient
 
     # ----- prediction -------------------------------------------------------------------
     def _proba(self, X):

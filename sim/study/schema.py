@@ -19,6 +19,7 @@ from sim import models, tasks
 from sim.errors import ValidationError
 from sim.models import presets
 from sim.models.estimator import MAX_UNITS
+from sim.study import robustness
 from sim.study.comparisons import comparisons
 from sim.study.search import check_space, parse_space, parse_tuning
 from sim.study.spec import FILE_TASK, canonical_json, file_task_params, tuples
@@ -32,7 +33,7 @@ DEFAULT_SEEDS = 10  # seed indices of a study that does not say: enough for an e
 
 SPLITS = ("per_seed", "fixed")
 MODEL_KEYS = ("model", "preset", "epochs", "tasks", "random_control", "search")
-CONDITION_KEYS = ("noise", "occlusion", "train_per_class", "sequential", "hidden_units")
+CONDITION_KEYS = ("noise", "occlusion", "train_per_class", "sequential", "hidden_units", "adversarial", "cost")
 SEQUENTIAL_KEYS = ("tasks", "first", "second", "epochs")
 
 
@@ -298,6 +299,7 @@ def _parse_conditions(raw, task_info, model_info):
         out["sequential"] = {"tasks": labels, **parts, "epochs": epochs}
     if "hidden_units" in raw:
         out["hidden_units"] = _hidden_units(raw["hidden_units"], task_info, model_info)
+    out.update(robustness.parse(raw, task_info, model_info))  # adversarial, cost: sim.study.robustness
     return out
 
 

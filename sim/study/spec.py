@@ -29,12 +29,13 @@ import sim
 from sim import tasks
 from sim.errors import ValidationError
 from sim.seeds import model_seed, subsample_rng
+from sim.study import robustness
 
 __all__ = ["KINDS", "PROBE_SIZE", "GRID_SIZE", "FILE_TASK", "FILE_KEYS", "file_task_params",
            "canonical_json", "run_id", "run_specs", "trial_specs", "tuples",
            "load_task", "training_task", "training_rows"]
 
-KINDS = ("standard", "subsample", "sequential", "hidden_units", "trial")
+KINDS = ("standard", "subsample", "sequential", "hidden_units", "trial", "transfer")
 PROBE_SIZE = 500      # fixed probe set: the first min(PROBE_SIZE, n_test) test samples
 GRID_SIZE = 200       # decision-boundary grid for 2-D tasks
 FILE_TASK = "file"    # task_name of a task read from the user's data file
@@ -85,7 +86,8 @@ def run_specs(study) -> list[dict]:
     """The run specs of a validated `sim.study.Study`, in a stable order.
 
     Order: task (config order), model (config order), seed index, then the variants of the
-    task (``standard``, the ``subsample`` sizes, ``sequential``).
+    task (``standard``, the ``subsample`` sizes, ``sequential``); a task's ``transfer`` runs
+    (`sim.study.robustness`) come after its models.
 
     Returns
     -------
@@ -100,7 +102,7 @@ def run_specs(study) -> list[dict]:
                   "probe": PROBE_SIZE, "grid": GRID_SIZE}
     specs = []
     for t_label in study.tasks:
-        variants = [("standard", {}, evaluation)]
+        variants = [("standard", {}, {**evaluation, **robustness.evaluation_entries(cond, t_label)})]
         tpc = cond["train_per_class"]
         if tpc and t_label in tpc["tasks"]:
             variants += [("subsample", {"train_per_class": n}, evaluation) for n in tpc["sizes"]]
@@ -120,6 +122,7 @@ def run_specs(study) -> list[dict]:
                         ep = seq["epochs"]
                     p = resized(params, condition["hidden_units"]) if kind == "hidden_units" else params
                     specs.append(_spec(study, t_label, m_label, p, ep, i, kind, condition, ev))
+        specs += robustness.transfer_specs(study, t_label, _spec)  # both models of a pair in one run
     return specs
 
 
@@ -247,7 +250,7 @@ def training_task(spec: dict, task: tasks.Task) -> tasks.Task:
         For a sequential run (it trains on two class subsets in turn).
     """
     kind = spec["kind"]
-    if kind in ("standard", "trial", "hidden_units"):
+    if kind in ("standard", "trial", "hidden_units", "transfer"):
         return task
     if kind == "subsample":
         return tasks.subsample(task, spec["condition"]["train_per_class"], subsample_rng(spec))

@@ -24,6 +24,7 @@ from sim.errors import ValidationError
 from sim.learning import rules
 from sim.models.alignment import feedback_alignment, hebbian_alignment
 from sim.seeds import eval_rng
+from sim.study import robustness
 from sim.study.spec import load_task, training_task, tuples
 from sim.study.store import pack_arrays
 from sim.tasks import add_noise, class_subset, occlude
@@ -106,6 +107,7 @@ def _execute(spec):
                 evaluation[what] = {"levels": levels, "accuracy": [
                     model.score(transform(task.X_test, lvl, eval_rng(spec, what, lvl)), task.y_test)
                     for lvl in levels]}
+        evaluation.update(robustness.evaluate(model, task, spec, lambda n, p, s: models.make(n, **tuples(p), seed=s)))
         arrays = _arrays(model, task, ev)
     result.update(status="diverged" if history.diverged else "finished", history=history.to_dict(),
                   evaluation=evaluation, error=history.diverged_reason if history.diverged else "")
