@@ -102,7 +102,7 @@ def _figure(d, out_dir, formats):
                     ax.errorbar(x, scale * e[event]["mean"], scale * e[event]["ci"], color="k", capsize=3)
                 ax.plot(x, scale * e[dense]["mean"], marker="_", markersize=14, color="k", markeredgewidth=2)
         ax.set_xticks(range(len(tasks)), tasks)
-        ax.set_yscale("log")
+        ax.set_ylim(bottom=0)  # bars start at zero: their heights compare
         ax.set_ylabel(ylabel)
     axes[0].set_title("Operations: event-driven (bars) vs dense (—)")
     axes[1].set_title("Energy per correct answer")
