@@ -131,7 +131,10 @@ def build(results_dir, out_dir="figures", formats=("png", "pdf")) -> list[dict]:
         return []
     style.apply()
     panels = 4 if "accuracy_vs_time" in d else 3
-    fig, axes = style.plt.subplots(1, panels, figsize=(3.4 * panels, 3.3))
+    fig, grid = style.plt.subplots(2, 2, figsize=style.figsize("double", height=5.8), squeeze=False)
+    axes = list(grid.ravel())
+    if panels == 3:
+        axes[3].set_visible(False)
     ax = axes[0]
     for i in range(d["trace_top"].shape[1]):
         ax.plot(d["trace_t"], d["trace_top"][:, i], color=style.color("hebbian"), alpha=0.35 + 0.05 * (i < 3))
@@ -162,7 +165,7 @@ def build(results_dir, out_dir="figures", formats=("png", "pdf")) -> list[dict]:
             ax.axhline(100 * d["mlp_accuracy"], color=style.color("mlp"), ls="--", label=names["mlp"] + limit)
         ax.set(xlabel="read-out time after onset (t / tau)", ylabel="test accuracy (%)", xscale="log",
                title="Accuracy of an early read-out")
-        ax.legend(loc="best", fontsize=7.5)
+        ax.legend(loc="best")
     fig.suptitle(f"Leaky-integrator dynamics ({d['task']}, seed {d['seed']}, one stored run)")
     paths = style.save(fig, out_dir, "dynamics", formats)
     return [{"name": "dynamics", "paths": paths, "title": "Dynamics of the leaky hidden population",

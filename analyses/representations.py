@@ -150,11 +150,12 @@ def _cka_figure(d, out_dir, formats):
         ax.grid(False)
         short, full = _names(d, task, short=True), _names(d, task)
         ax.set_xticks(range(len(labels)), [short[x] for x in labels], rotation=30, ha="right")
-        ax.set_yticks(range(len(labels)), [full[x].replace(", ", "\n", 1) for x in labels], fontsize=8.5)
+        ax.set_yticks(range(len(labels)), [full[x].replace(", ", "\n", 1) for x in labels],
+                      fontsize=style.fontsize("note"))
         for i in range(len(labels)):
             for j in range(len(labels)):
                 if np.isfinite(M[i, j]):
-                    ax.text(j, i, f"{M[i, j]:.2f}", ha="center", va="center", fontsize=8.5,
+                    ax.text(j, i, f"{M[i, j]:.2f}", ha="center", va="center", fontsize=style.fontsize("note"),
                             color="k" if M[i, j] > 0.6 else "w")
         n = d["cka_seeds"][task].shape[0]
         ax.set_title(f"{task} (mean of {n} seed{'s' if n > 1 else ''})")
@@ -166,7 +167,8 @@ def _cka_figure(d, out_dir, formats):
 def _rdm_figure(d, tasks, out_dir, formats):
     ncols = max(len(d["labels"][t]) for t in tasks)
     style.apply()
-    fig, axes = style.plt.subplots(len(tasks), ncols, figsize=(2.5 * ncols + 0.8, 2.5 * len(tasks) + 0.6),
+    panel = style.WIDTHS["double"] / (ncols + 0.3)  # room for the colour bar
+    fig, axes = style.plt.subplots(len(tasks), ncols, figsize=style.figsize("double", height=panel * len(tasks) + 0.7),
                                    squeeze=False)
     for row, task in zip(axes, tasks):
         labels = d["labels"][task]
@@ -179,11 +181,12 @@ def _rdm_figure(d, tasks, out_dir, formats):
             im = ax.imshow(M, vmin=0, vmax=vmax, cmap=cmap)
             ax.grid(False)
             step = 1 if len(classes) <= 10 else 2
-            ax.set_xticks(range(0, len(classes), step), classes[::step], fontsize=7)
-            ax.set_yticks(range(0, len(classes), step), classes[::step], fontsize=7)
-            ax.set_title(names[label].replace(", ", "\n", 1), fontsize=9, color=style.color(label))
+            ax.set_xticks(range(0, len(classes), step), classes[::step], fontsize=style.fontsize("note"))
+            ax.set_yticks(range(0, len(classes), step), classes[::step], fontsize=style.fontsize("note"))
+            ax.set_title(names[label].replace(", ", "\n", 1), fontsize=style.fontsize("title"),
+                         color=style.color(label))
             if ax is row[0]:
-                ax.set_ylabel(f"{task}\nclass", fontsize=10)
+                ax.set_ylabel(f"{task}\nclass")
         for ax in row[len(labels):]:
             ax.set_visible(False)
         fig.colorbar(im, ax=row[len(labels) - 1], shrink=0.85, label="1 − Pearson r")
