@@ -29,7 +29,7 @@ import numpy as np
 
 from sim.models import labels
 
-from . import comparisons, findings, style
+from . import comparisons, findings, latex, style
 from ._panels import ci_title, grouped_bars, model_legend, n_features, task_order
 from .common import ModelLabels, finished_runs, group, main, model_order, open_store
 from .generalization import OCCLUSION_MIN_FEATURES, auc
@@ -264,11 +264,12 @@ def _csv(rows, columns) -> str:
 
 
 def write_tables(d, out_dir) -> list[str]:
-    """Write ``summary.md``, ``summary.csv``, ``summary_tests.csv`` and ``findings.md``
-    (`analyses.findings.markdown`) into ``out_dir``."""
+    """Write ``summary.md``, ``summary.csv``, ``summary_tests.csv``, ``summary.tex`` (a booktabs
+    table, `analyses.latex.summary_table`) and ``findings.md`` (`analyses.findings.markdown`) into
+    ``out_dir``."""
     os.makedirs(out_dir, exist_ok=True)
     files = {"summary.md": "# Summary\n\n" + markdown(d), "summary.csv": _csv(d["rows"], ROW_COLUMNS),
-             "summary_tests.csv": _csv(d["tests"], TEST_COLUMNS),
+             "summary_tests.csv": _csv(d["tests"], TEST_COLUMNS), "summary.tex": latex.summary_table(d),
              "findings.md": "# Findings\n\n" + findings.markdown(d)}
     paths = []
     for name, text in files.items():
