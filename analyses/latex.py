@@ -84,6 +84,7 @@ def summary_table(d) -> str:
 def figure_column(paths) -> str:
     """'single' or 'double': the column a saved figure was drawn for, read from its PDF's page
     width (or its PNG's pixel width at the current style's dpi)."""
+    paths = [p for p in paths if os.path.exists(p)]
     for path in paths:
         if path.endswith(".pdf"):
             with open(path, "rb") as fh:

@@ -25,7 +25,7 @@ from ._panels import (
 )
 from .common import ModelLabels, finished_runs, group, main, model_order
 
-__all__ = ["data", "build", "time_to_fraction", "REQUIRES"]
+__all__ = ["data", "build", "time_to_fraction", "mask_hidden_phase", "REQUIRES"]
 
 REQUIRES = "finished standard runs"
 METRICS = ("train_accuracy", "val_accuracy", "test_accuracy", "train_loss", "val_loss", "test_loss")
@@ -120,9 +120,10 @@ def _hidden_phase(ax, curves, xkey) -> bool:
     return drawn
 
 
-def _trained(c, values):
-    """``values`` (per epoch, last axis) with the epochs of the hidden phase masked (NaN): the
-    readout is untrained there, and the shaded band says so instead."""
+def mask_hidden_phase(c, values):
+    """``values`` (per epoch, last axis) with the first ``c['hidden_epochs']`` epochs (the
+    unsupervised hidden phase of curve ``c``) masked as NaN: the readout is untrained there, and
+    a shaded band says so instead of a line at chance."""
     out = np.array(values, dtype=np.float64)
     out[..., :c["hidden_epochs"]] = np.nan
     return out
@@ -143,7 +144,7 @@ def _figure(d, xkey, xlabel, metric, ylabel, name, title, out_dir, formats, logx
             for split, ls in SPLITS:
                 m = c[f"{split}_{metric}"]
                 if logy:  # geometric mean, CI of the log: a band that stays positive
-                    _, mu, ci = stack_mean_ci(_trained(c, np.log(np.maximum(m["values"], 1e-300))))
+                    _, mu, ci = stack_mean_ci(mask_hidden_phase(c, np.log(np.maximum(m["values"], 1e-300))))
                     ax.plot(c[xkey], np.exp(mu), color=style.color(model), linestyle=ls)
                     ax.fill_between(c[xkey], np.exp(mu - ci), np.exp(mu + ci), color=style.color(model),
                                     alpha=0.2, linewidth=0)
@@ -151,8 +152,8 @@ def _figure(d, xkey, xlabel, metric, ylabel, name, title, out_dir, formats, logx
                         lowest = min(lowest, np.nanmin(np.exp(mu)))
                         highest = max(highest, np.nanmax(np.exp(mu)))
                     continue
-                band(ax, c[xkey], scale(_trained(c, m["mean"])), scale(_trained(c, m["ci"])), model, linestyle=ls,
-                     clip=PCT if metric == "accuracy" else (0, None))
+                band(ax, c[xkey], scale(mask_hidden_phase(c, m["mean"])), scale(mask_hidden_phase(c, m["ci"])),
+                     model, linestyle=ls, clip=PCT if metric == "accuracy" else (0, None))
         if metric == "accuracy":
             chance_line(ax, d["chance"].get(task))
         if logx:
@@ -188,7 +189,8 @@ def _time_figure(d, out_dir, formats):
         for model, c in d["curves"][task].items():
             counts[model] = c["n"]
             m = c["test_accuracy"]
-            band(ax, c["seconds"], pct(_trained(c, m["mean"])), pct(_trained(c, m["ci"])), model, clip=PCT)
+            band(ax, c["seconds"], pct(mask_hidden_phase(c, m["mean"])), pct(mask_hidden_phase(c, m["ci"])), model,
+                 clip=PCT)
             t = np.nanmean(d["time_to_90"][task][model]["seconds"])
             a = np.interp(t, c["seconds"], pct(m["mean"]))  # on the mean curve
             ax.plot([t], [a], marker="o", color=style.color(model), markersize=6,
