@@ -132,7 +132,8 @@ def build(results_dir, out_dir="figures", formats=("png", "pdf")) -> list[dict]:
              "caption": "Each model's predicted class over the input plane (shaded regions, black "
                         "lines where the prediction changes) with the training points on top, one "
                         "row per 2-D task, one column per model, one seed (the panel title gives "
-                        "that run's test accuracy). Look at the shape of the boundaries: whether they "
+                        "that run's test accuracy; one run, so no confidence interval). "
+                        "Look at the shape of the boundaries: whether they "
                         "follow the curvature of the data or stay nearly straight, and how the "
                         "Hebbian network's boundary differs from the random-features control, the "
                         "same network whose hidden layer never learned."}]

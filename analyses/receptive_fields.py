@@ -153,7 +153,8 @@ def build(results_dir, out_dir="figures", formats=("png", "pdf")) -> list[dict]:
         figs.append({"name": name, "paths": paths, "title": f"Receptive fields ({task})",
                      "caption": f"First-layer weights of each model on {task}: {what}. Units are "
                                 f"ordered by how often they are the most active hidden unit over the "
-                                f"probe inputs; the number above each is that share. Look for "
+                                f"probe inputs; the number above each is that share. One seed's weights: no "
+                                f"average and no confidence interval. Look for "
                                 f"structure (prototype-like fields shaped like whole inputs, localized "
                                 f"strokes or bars, or unstructured noise) and compare each learned layer "
                                 f"with the random-features control, whose weights never changed."})
