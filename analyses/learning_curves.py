@@ -115,7 +115,8 @@ def _hidden_phase(ax, curves, xkey) -> bool:
         ax.axvspan(start, end, color=style.color(model), alpha=0.12, linewidth=0, zorder=0)
         ax.text(np.sqrt(start * end) if ax.get_xscale() == "log" else 0.5 * (start + end), 0.5,
                 "hidden layer learns,\nreadout at chance", transform=ax.get_xaxis_transform(), rotation=90,
-                ha="center", va="center", fontsize=style.fontsize("note"), color=style.color(model))
+                ha="center", va="center", fontsize=style.fontsize("note"), color=style.color(model),
+                bbox={"facecolor": "white", "alpha": 0.75, "edgecolor": "none", "pad": 1.0})
         drawn = True
     return drawn
 
