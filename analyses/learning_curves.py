@@ -111,7 +111,10 @@ def _hidden_phase(ax, curves, xkey) -> bool:
         if not 0 < h < c["epoch"].size:
             continue
         x = np.asarray(c[xkey], dtype=np.float64)
-        start, end = (0.5, h + 0.5) if xkey == "epoch" else (x[0], 0.5 * (x[h - 1] + x[h]))
+        if xkey == "epoch":
+            start, end = 0.5, h + 0.5
+        else:  # from the start of training (the first record on a log axis) to between the phases
+            start, end = (x[0] if ax.get_xscale() == "log" else 0.0), 0.5 * (x[h - 1] + x[h])
         ax.axvspan(start, end, color=style.color(model), alpha=0.12, linewidth=0, zorder=0)
         ax.text(np.sqrt(start * end) if ax.get_xscale() == "log" else 0.5 * (start + end), 0.5,
                 "hidden layer learns,\nreadout at chance", transform=ax.get_xaxis_transform(), rotation=90,
