@@ -12,9 +12,10 @@ from .common import model_order, open_store
 from .stats import mean_ci
 
 __all__ = ["task_order", "n_features", "stack_mean_ci", "panel_grid", "grouped_bars", "band", "model_legend",
-           "ci_title", "pct", "PCT"]
+           "ci_title", "pct", "PCT", "chance_levels", "chance_line", "chance_handle"]
 
 PCT = (0.0, 100.0)  # the range of an accuracy in percent, for clipping CI bands
+CHANCE_STYLE = (0, (1, 2))  # dotted: the chance level in every accuracy panel
 
 
 def task_order(results_dir, labels) -> list[str]:
@@ -50,33 +51,74 @@ def stack_mean_ci(rows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return values, mean, ci
 
 
-def grouped_bars(tasks, models, min_width: float = 5.0, per_bar: float = 0.45):
-    """One axis of bars grouped by task, one bar per model.
+def grouped_bars(tasks, models, min_width=None, per_bar=None, column: str = "double", aspect: float = 0.42):
+    """One axis of bars grouped by task, one bar per model, at the width of ``column``
+    (`analyses.style.figsize`; ``min_width`` and ``per_bar`` are accepted for older callers and
+    ignored: the figure never grows with the number of bars).
 
     Returns ``(fig, ax, x, width)`` where ``x(i, j)`` is the centre of model ``j``'s bar in task
     ``i``'s group and ``width`` the bar slot; the task names label the groups.
     """
     style.apply()
-    fig, ax = style.plt.subplots(figsize=(max(min_width, per_bar * len(tasks) * len(models) + 2.0), 3.8))
+    fig, ax = style.plt.subplots(figsize=style.figsize(column, aspect))
     width = 0.8 / len(models)
     ax.set_xticks(range(len(tasks)), tasks)
     return fig, ax, (lambda i, j: i - 0.4 + width * (j + 0.5)), width
 
 
-def panel_grid(n: int, ncols: int = 3, width: float = 3.6, height: float = 2.9, **kwargs):
-    """A figure with ``n`` panels in rows of at most ``ncols``; unused axes are hidden.
+def panel_grid(n: int, ncols: int = 3, width: float | None = None, height: float | None = None,
+               column: str = "double", extra_height: float = 0.9, **kwargs):
+    """A figure of ``column``'s width (`analyses.style.figsize`) with ``n`` panels wrapped into
+    rows of at most ``ncols`` (fewer when that balances the rows); unused axes are hidden.
+
+    ``width`` and ``height`` (inches) give a panel's shape only (height / width, default 0.8):
+    the figure is always the column's width, so more panels make more rows, never a wider figure.
+    ``extra_height`` (inches) is the room for the figure title and the legend below the panels.
 
     Returns ``(fig, axes)`` with ``axes`` a flat list of the ``n`` used axes.
     """
     style.apply()
     ncols = max(1, min(ncols, n))
     nrows = math.ceil(n / ncols)
-    fig, axes = style.plt.subplots(nrows, ncols, figsize=(max(width * ncols, 5.5), height * nrows + 0.6),
+    ncols = math.ceil(n / nrows)  # 4 panels in rows of 3 become 2 x 2
+    aspect = (height / width) if width and height else 0.8
+    fig_width = style.figsize(column)[0]
+    panel_h = min(aspect * fig_width / ncols, 3.0)
+    fig, axes = style.plt.subplots(nrows, ncols, figsize=style.figsize(column, height=panel_h * nrows + extra_height),
                                    squeeze=False, **kwargs)
     flat = list(axes.ravel())
     for ax in flat[n:]:
         ax.set_visible(False)
     return fig, flat[:n]
+
+
+def chance_levels(results_dir, runs) -> dict:
+    """Chance accuracy in percent of every task of ``runs``: ``{task label: 100 / n_classes}``
+    (each task's data loaded once by the store, `sim.study.store.Store.task`)."""
+    st = open_store(results_dir)
+    out = {}
+    for r in runs:
+        task = r["config"]["task"]
+        if task not in out:
+            out[task] = 100.0 / int(st.task(r).n_classes)
+    return out
+
+
+def chance_line(ax, level, xspan=None):
+    """The chance level (percent) as a dotted grey line across ``ax`` (or over ``xspan = (x0, x1)``
+    in data units); nothing for a missing level."""
+    if level is None or not math.isfinite(level):
+        return
+    if xspan is None:
+        ax.axhline(level, color=style.CHANCE_COLOR, linewidth=1.0, linestyle=CHANCE_STYLE, zorder=1)
+    else:
+        ax.plot(xspan, [level, level], color=style.CHANCE_COLOR, linewidth=1.0, linestyle=CHANCE_STYLE, zorder=3)
+
+
+def chance_handle(text: str = "chance (100 / classes)"):
+    """``(handle, text)`` of the chance line, for `model_legend`'s ``extra``."""
+    from matplotlib.lines import Line2D
+    return Line2D([], [], color=style.CHANCE_COLOR, linewidth=1.0, linestyle=CHANCE_STYLE), text
 
 
 def band(ax, x, mean, ci, model: str, linestyle="-", marker=None, label=None, alpha=0.2,
@@ -120,14 +162,28 @@ def model_legend(fig, models, counts=None, extra=(), ncols=None, title=None, lab
     for m in model_order(models):
         handles.append(Line2D([], [], color=style.color(m), linewidth=2.5))
         texts.append(labels.get(m, style.label(m)) + (f" (n = {counts[m]})" if differ and m in counts else ""))
-    for handle, text in extra:
-        handles.append(handle)
-        texts.append(text)
     if title is None and counts:
         title = ci_title(counts.values())
-    # as many columns as fit the figure's width (8.5 pt text is about 0.07 inch a character)
-    fit = int(fig.get_figwidth() // (0.6 + 0.07 * max(len(t) for t in texts)))
-    ncols = max(1, min(ncols or 4, fit, len(texts)))
+    extra = list(extra)
+    # as many columns as fit the figure's width (a character is about 0.55 em wide)
+    char = 0.55 * style.fontsize("note") / 72
+
+    def room(items):
+        return 0.5 + char * max((len(t) for t in items), default=0)
+
+    width = fig.get_figwidth()
+    fit = int(width // room(texts + [t for _, t in extra]))
+    if extra and fit < 2 and room(texts) + room([t for _, t in extra]) <= width:
+        # models in the first column, the line styles in the second (a legend fills columns first)
+        rows = max(len(texts), len(extra))
+        blank = Line2D([], [], alpha=0.0)
+        handles = handles + [blank] * (rows - len(texts)) + [h for h, _ in extra] + [blank] * (rows - len(extra))
+        texts = texts + [""] * (rows - len(texts)) + [t for _, t in extra] + [""] * (rows - len(extra))
+        ncols = 2
+    else:
+        handles += [h for h, _ in extra]
+        texts += [t for _, t in extra]
+        ncols = max(1, min(ncols or 4, fit, len(texts)))
     fig.legend(handles, texts, loc="outside lower center", ncols=ncols, title=title, frameon=False)
 
 

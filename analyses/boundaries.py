@@ -6,6 +6,8 @@ Run as ``python -m analyses.boundaries RESULTS_DIR [--out DIR] [--format png,pdf
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from . import style
@@ -17,6 +19,7 @@ __all__ = ["data", "build", "CLASS_COLORS", "REQUIRES"]
 REQUIRES = "a 2-D task (decision grids are stored for tasks with two input features)"
 # class colours (Okabe & Ito); classes are not models, so these are unrelated to style.COLORS
 CLASS_COLORS = ("#56B4E9", "#E69F00", "#009E73", "#CC79A7", "#F0E442", "#0072B2", "#D55E00")
+MAX_COLUMNS = 4  # panels per row at the double-column width
 MAX_POINTS = 400  # training points drawn per panel (a fixed, evenly spaced subset beyond that)
 
 
@@ -79,9 +82,16 @@ def build(results_dir, out_dir="figures", formats=("png", "pdf")) -> list[dict]:
         return []
     models = model_order(m for t in d["tasks"] for m in d["panels"][t])
     style.apply()
-    fig, axes = style.plt.subplots(len(d["tasks"]), len(models),
-                                   figsize=(3.0 * len(models), 2.9 * len(d["tasks"]) + 0.5),
-                                   squeeze=False, sharex="row", sharey="row")
+    ncols = min(len(models), MAX_COLUMNS)  # more models wrap into more rows per task
+    per_task = math.ceil(len(models) / ncols)
+    panel = style.WIDTHS["double"] / ncols
+    height = 0.9 * panel * len(d["tasks"]) * per_task + 1.0
+    fig, grid = style.plt.subplots(len(d["tasks"]) * per_task, ncols, squeeze=False, sharex="row", sharey="row",
+                                   figsize=style.figsize("double", height=height))
+    axes = [list(grid[i * per_task:(i + 1) * per_task].ravel()) for i in range(len(d["tasks"]))]
+    for row in axes:
+        for ax in row[len(models):]:
+            ax.set_visible(False)
     n_classes = max(p["n_classes"] for t in d["tasks"] for p in d["panels"][t].values())
     colors = [CLASS_COLORS[c % len(CLASS_COLORS)] for c in range(n_classes)]
     cmap = ListedColormap(colors)
@@ -105,11 +115,11 @@ def build(results_dir, out_dir="figures", formats=("png", "pdf")) -> list[dict]:
                 keep = np.linspace(0, len(y) - 1, MAX_POINTS).astype(int)
                 X, y = X[keep], y[keep]
             ax.scatter(X[:, 0], X[:, 1], c=[colors[c] for c in y], s=9, edgecolors="k", linewidths=0.3)
-            ax.set_title(f"{_wrap(names[model])}\ntest {100 * p['test_accuracy']:.1f}%", fontsize=9.5,
-                         color=style.color(model))
+            ax.set_title(f"{_wrap(names[model])}\ntest {100 * p['test_accuracy']:.1f}%",
+                         fontsize=style.fontsize("title"), color=style.color(model))
             ax.set_xlabel("x₁")
             if ax is row[0]:
-                ax.set_ylabel(f"{task}\nx₂", fontsize=11)
+                ax.set_ylabel(f"{task}\nx₂")
     seeds = sorted({p["seed"] for t in d["tasks"] for p in d["panels"][t].values()})
     handles = [Line2D([], [], marker="o", color="w", markerfacecolor=colors[c], markeredgecolor="k",
                       markersize=6) for c in range(n_classes)]
@@ -122,7 +132,8 @@ def build(results_dir, out_dir="figures", formats=("png", "pdf")) -> list[dict]:
              "caption": "Each model's predicted class over the input plane (shaded regions, black "
                         "lines where the prediction changes) with the training points on top, one "
                         "row per 2-D task, one column per model, one seed (the panel title gives "
-                        "that run's test accuracy). Look at the shape of the boundaries: whether they "
+                        "that run's test accuracy; one run, so no confidence interval). "
+                        "Look at the shape of the boundaries: whether they "
                         "follow the curvature of the data or stay nearly straight, and how the "
                         "Hebbian network's boundary differs from the random-features control, the "
                         "same network whose hidden layer never learned."}]

@@ -18,7 +18,17 @@ import os
 import numpy as np
 
 from . import style
-from ._panels import band, ci_title, model_legend, panel_grid, pct, task_order
+from ._panels import (
+    band,
+    chance_handle,
+    chance_levels,
+    chance_line,
+    ci_title,
+    model_legend,
+    panel_grid,
+    pct,
+    task_order,
+)
 from .common import ModelLabels, finished_runs, group, main, model_order
 from .stats import holm, mean_ci, paired_test
 
@@ -89,6 +99,7 @@ def build(results_dir, out_dir="figures", formats=("png", "pdf")) -> list[dict]:
     labels = d["model_labels"]
     tasks = list(d["tasks"])
     fig, axes = panel_grid(len(tasks), ncols=2, width=3.5, height=2.8)
+    chance = chance_levels(results_dir, finished_runs(results_dir, "hidden_units"))
     counts = {}
     for ax, task in zip(axes, tasks):
         for model, e in d["tasks"][task].items():
@@ -98,9 +109,11 @@ def build(results_dir, out_dir="figures", formats=("png", "pdf")) -> list[dict]:
         sizes = sorted({n for e in d["tasks"][task].values() for n in e["sizes"]})
         ax.set_xticks(sizes, [str(n) for n in sizes])
         ax.minorticks_off()
+        chance_line(ax, chance.get(task))
         ax.set(xlabel="hidden units N", ylabel="test accuracy (%)", title=task)
     models = {m for e in d["tasks"].values() for m in e}
-    model_legend(fig, models, counts, title=ci_title(counts.values()), labels=labels.mapping(models, tasks))
+    model_legend(fig, models, counts, title=ci_title(counts.values()), labels=labels.mapping(models, tasks),
+                 extra=[chance_handle()])
     paths = style.save(fig, out_dir, "capacity", formats)
     os.makedirs(out_dir, exist_ok=True)
     csv_path = os.path.join(out_dir, "capacity.csv")
@@ -108,7 +121,8 @@ def build(results_dir, out_dir="figures", formats=("png", "pdf")) -> list[dict]:
         fh.write(table_text(d))
     return [{"name": "capacity", "paths": paths + [csv_path], "title": "Accuracy against hidden units",
              "caption": "Test accuracy against the number of hidden units N (every hidden stage resized, the "
-                        "rest of each configuration unchanged), mean ± 95% CI over seeds; capacity.csv holds "
+                        "rest of each configuration unchanged), mean ± 95% CI over seeds (dotted grey: chance); "
+                        "capacity.csv holds "
                         "the paired differences of every pair of models at each N (95% t CI, paired t, Holm)."}]
 
 

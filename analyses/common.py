@@ -138,14 +138,18 @@ class ModelLabels:
 
 
 def main(build, argv=None, description: str = "") -> int:
-    """Command line of one analysis: ``RESULTS_DIR [--out DIR] [--format png,pdf]``."""
+    """Command line of one analysis: ``RESULTS_DIR [--out DIR] [--format png,pdf] [--style paper]``."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("results_dir", help="a results store written by `neurocompare study`")
     parser.add_argument("--out", default="figures", help="output folder (default: figures)")
     parser.add_argument("--format", default="png,pdf", help="comma-separated formats (default: png,pdf)")
+    parser.add_argument("--style", default="default", choices=sorted(style.STYLES),
+                        help="figure style: default, or paper (300 dpi, 7-8.5 pt text; default: default)")
     args = parser.parse_args(argv)
     formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
-    for fig in build(args.results_dir, args.out, formats):
+    with style.using(args.style):
+        figs = build(args.results_dir, args.out, formats)
+    for fig in figs:
         for path in fig["paths"]:
             print(path)
     return 0

@@ -71,7 +71,8 @@ def data(results_dir, task: str | None = None) -> dict:
     W = arrays["W1"].astype(np.float64)
     tau, w = labels.settings(cfg["model_name"], params)["tau"], _inhibition(run)
     J = _currents(params, W, X)
-    out = {"task": name, "run_id": run["run_id"], "tau": tau, "w_inh": w, "seed": cfg["seed"]}
+    out = {"task": name, "run_id": run["run_id"], "tau": tau, "w_inh": w, "seed": cfg["seed"],
+           "chance": 100.0 / t.n_classes}
     names = ModelLabels.of(results_dir, [r for rs in by.values() for r in rs])
     out["names"] = {"hebbian": names("hebbian", name), "hebbian_weights": names.model_part("hebbian", name),
                     "random_weights": names.model_part("random", name), "mlp": names("mlp", name),
@@ -131,7 +132,10 @@ def build(results_dir, out_dir="figures", formats=("png", "pdf")) -> list[dict]:
         return []
     style.apply()
     panels = 4 if "accuracy_vs_time" in d else 3
-    fig, axes = style.plt.subplots(1, panels, figsize=(3.4 * panels, 3.3))
+    fig, grid = style.plt.subplots(2, 2, figsize=style.figsize("double", height=5.8), squeeze=False)
+    axes = list(grid.ravel())
+    if panels == 3:
+        axes[3].set_visible(False)
     ax = axes[0]
     for i in range(d["trace_top"].shape[1]):
         ax.plot(d["trace_t"], d["trace_top"][:, i], color=style.color("hebbian"), alpha=0.35 + 0.05 * (i < 3))
@@ -160,9 +164,11 @@ def build(results_dir, out_dir="figures", formats=("png", "pdf")) -> list[dict]:
         if d.get("mlp_accuracy") is not None:
             limit = " (tau -> 0)" if names["mlp_dynamics"] != "leaky" else " (settled)"
             ax.axhline(100 * d["mlp_accuracy"], color=style.color("mlp"), ls="--", label=names["mlp"] + limit)
+        if 100 * np.nanmin(d["accuracy_vs_time"]) < 1.5 * d["chance"]:  # chance only where the curve nears it
+            ax.axhline(d["chance"], color=style.CHANCE_COLOR, ls=(0, (1, 2)), label="chance (100 / classes)")
         ax.set(xlabel="read-out time after onset (t / tau)", ylabel="test accuracy (%)", xscale="log",
                title="Accuracy of an early read-out")
-        ax.legend(loc="best", fontsize=7.5)
+        ax.legend(loc="best")
     fig.suptitle(f"Leaky-integrator dynamics ({d['task']}, seed {d['seed']}, one stored run)")
     paths = style.save(fig, out_dir, "dynamics", formats)
     return [{"name": "dynamics", "paths": paths, "title": "Dynamics of the leaky hidden population",
@@ -171,7 +177,10 @@ def build(results_dir, out_dir="figures", formats=("png", "pdf")) -> list[dict]:
                          "Middle: the settled code's active fraction and the time to settle against the "
                          "inhibition strength w, for the learned and the random weights; settling time follows "
                          "the slowest mode, tau/(1 - w) (dotted). Right (when stored): accuracy of the trained "
-                         "readout when it reads the code t after onset; the MLP is the tau -> 0 limit. Look for "
+                         "readout when it reads the code t after onset; the MLP is the tau -> 0 limit (chance, "
+                         "100 / classes, is "
+                         "drawn when the curve comes near it). Every panel is one stored run: no confidence "
+                         "intervals. Look for "
                          "how early the answer is available and how strongly w trades sparsity for settling time.")}]
 
 

@@ -14,6 +14,9 @@ from . import style
 from ._panels import (
     PCT,
     band,
+    chance_handle,
+    chance_levels,
+    chance_line,
     ci_title,
     grouped_bars,
     model_legend,
@@ -206,6 +209,7 @@ def _efficiency_figure(d, out_dir, formats):
                             color=style.color(model), capsize=3, linestyle="none")
             ticks.update(e["sizes"])
         ax.set_xscale("log")
+        chance_line(ax, d["chance"].get(task))
         ax.set_xticks(sorted(ticks), [str(t) for t in sorted(ticks)])
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_title(task)
@@ -213,7 +217,7 @@ def _efficiency_figure(d, out_dir, formats):
         ax.set_ylabel("test accuracy (%)")
     from matplotlib.lines import Line2D
     full = Line2D([], [], marker="s", markerfacecolor="w", color="k", linestyle="none")
-    model_legend(fig, counts, counts, extra=[(full, "whole training set (mean per class)")], ncols=2,
+    model_legend(fig, counts, counts, extra=[(full, "whole training set (mean per class)"), chance_handle()], ncols=2,
                  labels=d["model_labels"].mapping(counts, list(eff)))
     fig.suptitle("Sample efficiency")
     return style.save(fig, out_dir, "sample_efficiency", formats)
@@ -237,10 +241,12 @@ def _robustness_figure(d, what, out_dir, formats):
             ax.text(0.03, 0.04 + 0.085 * (len(lines) - 1 - k), text, transform=ax.transAxes,
                     color=style.color(model), fontsize=8.5, fontweight="bold",
                     bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none", "pad": 1})
+        chance_line(ax, d["chance"].get(task))
         ax.set_title(task)
         ax.set_xlabel(xlabel)
         ax.set_ylabel("test accuracy (%)")
-    model_legend(fig, counts, counts, ncols=3, labels=d["model_labels"].mapping(counts, list(rob)))
+    model_legend(fig, counts, counts, ncols=3, labels=d["model_labels"].mapping(counts, list(rob)),
+                 extra=[chance_handle()])
     fig.suptitle(title + " (trained on clean data)")
     return style.save(fig, out_dir, f"robustness_{what}", formats)
 
@@ -257,6 +263,7 @@ def build(results_dir, out_dir="figures", formats=("png", "pdf")) -> list[dict]:
     d = data(results_dir)
     if not d["tasks"]:
         return []
+    d["chance"] = chance_levels(results_dir, finished_runs(results_dir, None))
     figs = [{"name": "generalization_gap", "paths": _gap_figure(d, out_dir, formats),
              "title": "Generalization gap",
              "caption": "Final train accuracy minus final test accuracy per task and model, in "
@@ -267,7 +274,8 @@ def build(results_dir, out_dir="figures", formats=("png", "pdf")) -> list[dict]:
         figs.append({"name": "sample_efficiency", "paths": _efficiency_figure(d, out_dir, formats),
                      "title": "Sample efficiency",
                      "caption": "Test accuracy against the number of training examples per class "
-                                "(log axis), mean and 95% band over seeds. The subsets are stratified "
+                                "(log axis), mean and 95% band over seeds (dotted grey: chance). The "
+                                "subsets are stratified "
                                 "and nested (each smaller set is inside the larger), and identical for "
                                 "every model of a seed; the open square is the whole training set. "
                                 "Look for which model is better with few labels: the local rule learns "
@@ -281,7 +289,8 @@ def build(results_dir, out_dir="figures", formats=("png", "pdf")) -> list[dict]:
                          "title": ROBUSTNESS[what][1],
                          "caption": f"Test accuracy with {text}, for models trained on clean data; mean "
                                     f"and 95% band over seeds (the same corrupted copies for every model "
-                                    f"of a seed). The AUC in each panel is the area under the curve "
+                                    f"of a seed; dotted grey: chance). The AUC in each panel is the area "
+                                    f"under the curve "
                                     f"divided by the range of levels, i.e. the mean accuracy over the "
                                     f"range (mean ± 95% CI over seeds). Look for the curve that falls "
                                     f"slowest: the more robust representation."

@@ -19,6 +19,8 @@ __all__ = ["data", "build", "rank_units", "TOP", "REQUIRES"]
 
 REQUIRES = "a task with more than two input features (stored W1 and probe_hidden)"
 TOP = 16  # units shown per model
+MAX_BLOCKS = 3  # models side by side at the double-column width
+ROW_HEIGHT = 2.9  # inches per row of model blocks
 
 
 def rank_units(hidden) -> tuple[np.ndarray, np.ndarray]:
@@ -102,11 +104,12 @@ def _draw_block(subfig, model, f, label):
             for side in ("top", "right"):
                 ax.spines[side].set_visible(False)
         share = 100 * f["wins"][unit] / f["n_probe"]
-        ax.set_title("<1%" if 0 < share < 0.5 else f"{share:.0f}%", fontsize=7.5, pad=1.5)
+        ax.set_title("<1%" if 0 < share < 0.5 else f"{share:.0f}%", fontsize=style.fontsize("note"), pad=1.5)
     for ax in axes.ravel()[len(units):]:
         ax.set_visible(False)
     n_units = f["W1"].shape[0]
-    subfig.suptitle(f"{label.replace(', ', chr(10), 1)}\n(top {len(units)} of {n_units} units)", fontsize=9.5,
+    subfig.suptitle(f"{label.replace(', ', chr(10), 1)}\n(top {len(units)} of {n_units} units)",
+                    fontsize=style.fontsize("title"),
                     color=style.color(model))
 
 
@@ -123,19 +126,23 @@ def build(results_dir, out_dir="figures", formats=("png", "pdf")) -> list[dict]:
     for task in d["tasks"]:
         fields = d["fields"][task]
         style.apply()
-        fig = style.plt.figure(figsize=(2.7 * len(fields), 3.5))
-        subfigs = fig.subfigures(1, len(fields), squeeze=False, wspace=0.04).ravel()
+        ncols = min(len(fields), MAX_BLOCKS)  # more models wrap into more rows of blocks
+        nrows = math.ceil(len(fields) / ncols)
+        fig = style.plt.figure(figsize=style.figsize("double", height=ROW_HEIGHT * nrows + 0.7))
+        subfigs = fig.subfigures(nrows, ncols, squeeze=False, wspace=0.04).ravel()
+        for spare in subfigs[len(fields):]:
+            spare.set_visible(False)
         names = d["model_labels"].mapping(fields, task, named=False)
         for subfig, (model, f) in zip(subfigs, fields.items()):
             _draw_block(subfig, model, f, names[model])
         image = len(next(iter(fields.values()))["image_shape"]) == 2
         seeds = sorted({f["seed"] for f in fields.values()})
         fig.suptitle(f"First-layer receptive fields, {task} (seed {', '.join(map(str, seeds))})",
-                     fontsize=11)
+                     fontsize=style.fontsize("suptitle"))
         key = ("red positive, blue negative, white 0" if image else "weight against input position")
         fig.supxlabel(f"{key}; each unit scaled to its own largest |weight|\n"
                       f"% above a unit = share of probe inputs for which it is the most active unit",
-                      fontsize=8.5)
+                      fontsize=style.fontsize("note"))
         name = f"receptive_fields_{task}"
         paths = style.save(fig, out_dir, name, formats)
         what = ("each unit's weights drawn as an image of the input (red positive, blue "
@@ -146,7 +153,8 @@ def build(results_dir, out_dir="figures", formats=("png", "pdf")) -> list[dict]:
         figs.append({"name": name, "paths": paths, "title": f"Receptive fields ({task})",
                      "caption": f"First-layer weights of each model on {task}: {what}. Units are "
                                 f"ordered by how often they are the most active hidden unit over the "
-                                f"probe inputs; the number above each is that share. Look for "
+                                f"probe inputs; the number above each is that share. One seed's weights: no "
+                                f"average and no confidence interval. Look for "
                                 f"structure (prototype-like fields shaped like whole inputs, localized "
                                 f"strokes or bars, or unstructured noise) and compare each learned layer "
                                 f"with the random-features control, whose weights never changed."})

@@ -15,6 +15,8 @@ import os
 import sys
 import traceback
 
+from . import latex
+from . import style as look
 from ._panels import task_order
 from .common import ModelLabels, finished_runs, group, main, model_order, open_store
 from .comparisons import variation
@@ -36,6 +38,7 @@ SECTIONS = (
     ("factorial", "Factorial: dynamics x learning", True),
     ("robustness", "Adversarial robustness", True),
     ("cost", "Cost of inference", True),
+    ("headline", "At a glance", False),
     ("summary", "Summary", False),
 )
 
@@ -102,14 +105,19 @@ def _header(results_dir) -> list[str]:
         + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())) + ".",
         f"- **Store**: `{results_dir}` (figures redrawn from it with `python -m analyses.report "
         f"{results_dir}`).", "",
-        "Every curve and bar is a mean over seeds with a 95% confidence interval (Student t); "
-        "colours are fixed per model in every figure. Each figure also exists as PDF next to its PNG.",
+        "Every curve, bar and point that averages seeds carries its 95% confidence interval (Student t) "
+        "over seeds; panels of one stored run (decision boundaries, receptive fields, dynamics) and the "
+        "seed-averaged similarity matrices and pooled distributions (CKA, RDMs, sparsity, selectivity) "
+        "carry none, as their captions say. Accuracy panels mark chance (100 / classes). Colours are fixed "
+        "per model in every figure. Each figure also exists as PDF (TrueType fonts) next to its PNG, drawn "
+        "at the width of a journal column or page; `summary.tex` and `captions.tex` hold the summary table "
+        "and every figure with its caption for LaTeX.",
         "",
     ]
     return lines
 
 
-def build(results_dir, figures_dir="figures", formats=("png", "pdf")) -> dict:
+def build(results_dir, figures_dir="figures", formats=("png", "pdf"), style: str = "default") -> dict:
     """Run every analysis on ``results_dir`` and write the report into ``figures_dir``.
 
     Parameters
@@ -118,9 +126,13 @@ def build(results_dir, figures_dir="figures", formats=("png", "pdf")) -> dict:
         A results store (`neurocompare study`).
     figures_dir : str or Path
         Output folder: the figures, ``REPORT.md``, ``findings.md``, ``summary.md``,
-        ``summary.csv``, ``summary_tests.csv``.
+        ``summary.csv``, ``summary_tests.csv``, ``summary.tex`` (booktabs) and ``captions.tex``
+        (one LaTeX ``figure`` environment with its caption per figure).
     formats : sequence of str
         Figure formats; PNG is always written (the report embeds it).
+    style : {'default', 'paper'}
+        The figure style (`analyses.style.STYLES`): 'paper' draws PNGs at 300 dpi with 7-8.5 pt
+        text for a journal page; both draw every figure at its placed column width.
 
     Returns
     -------
@@ -129,8 +141,11 @@ def build(results_dir, figures_dir="figures", formats=("png", "pdf")) -> dict:
         its ``analysis``), ``skipped`` (``(analysis, reason)`` for analyses with nothing to show)
         and ``failed`` (``(analysis, error)`` for analyses that raised; the others still run).
     """
-    figures_dir = str(figures_dir)
-    formats = tuple(dict.fromkeys(("png",) + tuple(formats)))
+    with look.using(style):
+        return _build(results_dir, str(figures_dir), tuple(dict.fromkeys(("png",) + tuple(formats))))
+
+
+def _build(results_dir, figures_dir, formats) -> dict:
     os.makedirs(figures_dir, exist_ok=True)
     body, figures, skipped, failed = [], [], [], []
     for name, title, optional in SECTIONS:
@@ -161,7 +176,8 @@ def build(results_dir, figures_dir="figures", formats=("png", "pdf")) -> dict:
                 text = fh.read().split("\n", 2)[2]  # drop its own "# Summary" title
             body += ["### Summary tables", "", text.replace("\n### ", "\n#### ").strip(), "",
                      "Also as CSV: `summary.csv` (one row per task and model) and `summary_tests.csv` "
-                     "(one row per comparison).", ""]
+                     "(one row per comparison); for LaTeX: `summary.tex` (a booktabs table) and `captions.tex` "
+                     "(every figure with its caption).", ""]
     lines = _header(results_dir)
     findings_md = os.path.join(figures_dir, "findings.md")
     findings = []
@@ -177,6 +193,8 @@ def build(results_dir, figures_dir="figures", formats=("png", "pdf")) -> dict:
         lines += [f"- `{n}`: nothing to show; it needs {why}." for n, why in skipped]
         lines += [f"- `{n}`: **failed** ({err}); see the error output of the command." for n, err in failed]
         lines.append("")
+    with open(os.path.join(figures_dir, "captions.tex"), "w", encoding="utf-8", newline="") as fh:
+        fh.write(latex.captions(figures))
     path = os.path.join(figures_dir, "REPORT.md")
     with open(path, "w", encoding="utf-8", newline="") as fh:
         fh.write("\n".join(lines + findings + body).rstrip() + "\n")

@@ -19,7 +19,7 @@ from . import style
 from ._panels import model_legend, panel_grid, task_order
 from .common import ModelLabels, finished_runs, group, main, model_order, open_store
 
-__all__ = ["data", "build", "cka_matrix", "REQUIRES"]
+__all__ = ["data", "build", "cka_matrix", "ecdf", "REQUIRES"]
 
 REQUIRES = "finished standard runs with stored probe_hidden"
 
@@ -150,11 +150,12 @@ def _cka_figure(d, out_dir, formats):
         ax.grid(False)
         short, full = _names(d, task, short=True), _names(d, task)
         ax.set_xticks(range(len(labels)), [short[x] for x in labels], rotation=30, ha="right")
-        ax.set_yticks(range(len(labels)), [full[x].replace(", ", "\n", 1) for x in labels], fontsize=8.5)
+        ax.set_yticks(range(len(labels)), [full[x].replace(", ", "\n", 1) for x in labels],
+                      fontsize=style.fontsize("note"))
         for i in range(len(labels)):
             for j in range(len(labels)):
                 if np.isfinite(M[i, j]):
-                    ax.text(j, i, f"{M[i, j]:.2f}", ha="center", va="center", fontsize=8.5,
+                    ax.text(j, i, f"{M[i, j]:.2f}", ha="center", va="center", fontsize=style.fontsize("note"),
                             color="k" if M[i, j] > 0.6 else "w")
         n = d["cka_seeds"][task].shape[0]
         ax.set_title(f"{task} (mean of {n} seed{'s' if n > 1 else ''})")
@@ -166,7 +167,8 @@ def _cka_figure(d, out_dir, formats):
 def _rdm_figure(d, tasks, out_dir, formats):
     ncols = max(len(d["labels"][t]) for t in tasks)
     style.apply()
-    fig, axes = style.plt.subplots(len(tasks), ncols, figsize=(2.5 * ncols + 0.8, 2.5 * len(tasks) + 0.6),
+    panel = style.WIDTHS["double"] / (ncols + 0.3)  # room for the colour bar
+    fig, axes = style.plt.subplots(len(tasks), ncols, figsize=style.figsize("double", height=panel * len(tasks) + 0.7),
                                    squeeze=False)
     for row, task in zip(axes, tasks):
         labels = d["labels"][task]
@@ -179,11 +181,12 @@ def _rdm_figure(d, tasks, out_dir, formats):
             im = ax.imshow(M, vmin=0, vmax=vmax, cmap=cmap)
             ax.grid(False)
             step = 1 if len(classes) <= 10 else 2
-            ax.set_xticks(range(0, len(classes), step), classes[::step], fontsize=7)
-            ax.set_yticks(range(0, len(classes), step), classes[::step], fontsize=7)
-            ax.set_title(names[label].replace(", ", "\n", 1), fontsize=9, color=style.color(label))
+            ax.set_xticks(range(0, len(classes), step), classes[::step], fontsize=style.fontsize("note"))
+            ax.set_yticks(range(0, len(classes), step), classes[::step], fontsize=style.fontsize("note"))
+            ax.set_title(names[label].replace(", ", "\n", 1), fontsize=style.fontsize("title"),
+                         color=style.color(label))
             if ax is row[0]:
-                ax.set_ylabel(f"{task}\nclass", fontsize=10)
+                ax.set_ylabel(f"{task}\nclass")
         for ax in row[len(labels):]:
             ax.set_visible(False)
         fig.colorbar(im, ax=row[len(labels) - 1], shrink=0.85, label="1 − Pearson r")
@@ -191,25 +194,46 @@ def _rdm_figure(d, tasks, out_dir, formats):
     return style.save(fig, out_dir, "rdm", formats)
 
 
-def _hist_figure(d, key, xlabel, title, name, out_dir, formats):
+def ecdf(values) -> tuple[np.ndarray, np.ndarray]:
+    """Empirical cumulative distribution of ``values``: ``(x, F)`` with ``x`` the distinct values
+    in increasing order and ``F[i]`` the fraction of values ``<= x[i]``."""
+    x, counts = np.unique(np.asarray(values, dtype=np.float64), return_counts=True)
+    return x, np.cumsum(counts) / counts.sum()
+
+
+def _ecdf_figure(d, key, xlabel, title, name, out_dir, formats, logx=False):
+    """One panel per task: each model's empirical CDF of ``d[key]`` (pooled over seeds), a dot
+    at its median; on a log x-axis, zeros sit at the left edge."""
+    from matplotlib.ticker import PercentFormatter
     tasks = [t for t in d["tasks"] if d[key][t]]
     fig, axes = panel_grid(len(tasks))
-    bins = np.linspace(0, 1, 26)
     models = set()
     for ax, task in zip(axes, tasks):
+        positive = [v[v > 0] for v in d[key][task].values()]
+        edge = 0.5 * min((float(p.min()) for p in positive if p.size), default=1e-3)
         for model, values in d[key][task].items():
             models.add(model)
-            ax.hist(values, bins=bins, density=True, histtype="stepfilled", alpha=0.25,
-                    color=style.color(model))
-            ax.hist(values, bins=bins, density=True, histtype="step", linewidth=1.6, color=style.color(model))
-            med = np.median(values)
-            ax.axvline(med, color=style.color(model), linestyle="--", linewidth=1.2)
+            values = np.maximum(values, edge) if logx else values
+            x, F = ecdf(values)
+            ax.step(np.r_[x[0], x], np.r_[0.0, F], where="post", color=style.color(model))
+            med = float(np.median(values))
+            ax.plot([med], [0.5], marker="o", markersize=4, color=style.color(model), markeredgecolor="k",
+                    markeredgewidth=0.5, linestyle="none")
+        if logx:
+            ax.set_xscale("log")
+            ax.set_xlim(left=0.8 * edge, right=1.05)
+        else:
+            ax.set_xlim(-0.02, 1.02)
+        ax.axhline(0.5, color="0.6", linewidth=0.8, linestyle=":")
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+        ax.set_ylim(0, 1.02)
         ax.set_title(task)
         ax.set_xlabel(xlabel)
-        ax.set_ylabel("density")
+        ax.set_ylabel("cumulative share")
     from matplotlib.lines import Line2D
-    model_legend(fig, models, extra=[(Line2D([], [], color="k", linestyle="--"), "median")],
-                 title="pooled over seeds", ncols=4, labels=d["model_labels"].mapping(models, tasks))
+    dot = Line2D([], [], marker="o", color="w", markerfacecolor="0.6", markeredgecolor="k", markersize=4)
+    model_legend(fig, models, extra=[(dot, "median")], title="pooled over seeds (no CI)", ncols=4,
+                 labels=d["model_labels"].mapping(models, tasks))
     fig.suptitle(title)
     return style.save(fig, out_dir, name, formats)
 
@@ -229,7 +253,8 @@ def build(results_dir, out_dir="figures", formats=("png", "pdf")) -> list[dict]:
              "title": "Representational similarity (CKA)",
              "caption": "Linear centred kernel alignment between every pair of representations of the "
                         "same probe inputs (the raw input and each model's hidden layer), computed per "
-                        "seed and averaged. CKA is 1 for representations equal up to a rotation and a "
+                        "seed and averaged (a mean over seeds without a confidence interval). CKA is 1 for "
+                        "representations equal up to a rotation and a "
                         "scale and near 0 for unrelated ones. Look at the MLP-Hebbian cell (do the two "
                         "learning rules arrive at similar codes?) and at each model's similarity to "
                         "the input (how far the hidden layer transforms it)."}]
@@ -242,30 +267,35 @@ def build(results_dir, out_dir="figures", formats=("png", "pdf")) -> list[dict]:
                      "title": "Representational dissimilarity matrices",
                      "caption": "For each representation, the dissimilarity (1 − Pearson correlation) "
                                 "between the mean responses to every pair of classes on the probe "
-                                "inputs, averaged over seeds; one colour scale per row (grey: undefined, for a class "
+                                "inputs, averaged over seeds (no confidence interval); one colour scale per row "
+                                "(grey: undefined, for a class "
                                 "whose mean response is constant, such as a blank image). Look for block "
                                 "structure (classes the representation groups together) and for how "
                                 "much more separated the classes are in each hidden layer than in the "
                                 "input." + note})
     if any(d["active"][t] for t in d["tasks"]):
-        figs.append({"name": "sparsity", "paths": _hist_figure(
-            d, "active", "fraction of hidden units active (rate > 0)", "Hidden-layer sparsity per input",
-            "sparsity", out_dir, formats),
+        figs.append({"name": "sparsity", "paths": _ecdf_figure(
+            d, "active", "fraction of hidden units active (rate > 0; log axis)", "Hidden-layer sparsity per input",
+            "sparsity", out_dir, formats, logx=True),
             "title": "Hidden sparsity",
-            "caption": "Distribution over probe inputs of the fraction of hidden units with a "
-                       "non-zero rate (pooled over seeds; dashed: median). Look for how sparse each "
+            "caption": "Cumulative distribution over probe inputs of the fraction of hidden units with a "
+                       "non-zero rate (log x-axis, so that a code with a few percent of units active and a "
+                       "dense one both stay readable; pooled over seeds, no confidence interval; dot: the "
+                       "median; inputs with no active unit sit at the left edge). A curve further left is a "
+                       "sparser code. Look for how sparse each "
                        "code is: where the legend names inhibition, lateral inhibition limits how "
                        "many units can be active at once; a steady layer without it (and the "
                        "backprop MLP, unless inhibited) has nothing that asks for sparsity."})
     if any(d["selectivity"][t] for t in d["tasks"]):
-        figs.append({"name": "selectivity", "paths": _hist_figure(
+        figs.append({"name": "selectivity", "paths": _ecdf_figure(
             d, "selectivity", "class selectivity index",
             "Class selectivity of hidden units\n(0 = equal response to every class, 1 = responds to one class only)",
             "selectivity", out_dir, formats),
             "title": "Class selectivity",
-            "caption": "Distribution over hidden units of the class selectivity index (Morcos et al. "
-                       "2018): (largest class-mean rate − mean of the other class means) / their sum, "
-                       "pooled over seeds, silent units left out (dashed: median). Look for which "
+            "caption": "Cumulative distribution over hidden units of the class selectivity index (Morcos "
+                       "et al. 2018): (largest class-mean rate − mean of the other class means) / their sum, "
+                       "pooled over seeds (no confidence interval), silent units left out (dot: the median). "
+                       "A curve further right has more class-selective units. Look for which "
                        "learning rule produces units tuned to single classes (near 1) and which "
                        "spreads class information across many broadly tuned units (near 0)."})
     return figs

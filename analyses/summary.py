@@ -29,8 +29,17 @@ import numpy as np
 
 from sim.models import labels
 
-from . import comparisons, findings, style
-from ._panels import ci_title, grouped_bars, model_legend, n_features, task_order
+from . import comparisons, findings, latex, style
+from ._panels import (
+    chance_handle,
+    chance_levels,
+    chance_line,
+    ci_title,
+    grouped_bars,
+    model_legend,
+    n_features,
+    task_order,
+)
 from .common import ModelLabels, finished_runs, group, main, model_order, open_store
 from .generalization import OCCLUSION_MIN_FEATURES, auc
 from .learning_curves import time_to_fraction
@@ -280,11 +289,12 @@ def _csv(rows, columns) -> str:
 
 
 def write_tables(d, out_dir) -> list[str]:
-    """Write ``summary.md``, ``summary.csv``, ``summary_tests.csv`` and ``findings.md``
-    (`analyses.findings.markdown`) into ``out_dir``."""
+    """Write ``summary.md``, ``summary.csv``, ``summary_tests.csv``, ``summary.tex`` (a booktabs
+    table, `analyses.latex.summary_table`) and ``findings.md`` (`analyses.findings.markdown`) into
+    ``out_dir``."""
     os.makedirs(out_dir, exist_ok=True)
     files = {"summary.md": "# Summary\n\n" + markdown(d), "summary.csv": _csv(d["rows"], ROW_COLUMNS),
-             "summary_tests.csv": _csv(d["tests"], TEST_COLUMNS),
+             "summary_tests.csv": _csv(d["tests"], TEST_COLUMNS), "summary.tex": latex.summary_table(d),
              "findings.md": "# Findings\n\n" + findings.markdown(d)}
     paths = []
     for name, text in files.items():
@@ -295,7 +305,7 @@ def write_tables(d, out_dir) -> list[str]:
     return paths
 
 
-def _overview(d, out_dir, formats):
+def _overview(d, out_dir, formats, chance):
     tasks = d["tasks"]
     models = model_order(r["model"] for r in d["rows"])
     fig, ax, bar_x, width = grouped_bars(tasks, models)
@@ -314,6 +324,8 @@ def _overview(d, out_dir, formats):
             failed = row["n_diverged"] + row["n_failed"]
             note = f"{m:.0f}" + (f"\n{failed}/{row['n_planned']} failed" if failed else "")
             ax.text(x, min(m + (c if np.isfinite(c) else 0), 100) + 1.5, note, ha="center", fontsize=7.5)
+    for i, task in enumerate(tasks):
+        chance_line(ax, chance.get(task), (i - 0.45, i + 0.45))
     ax.set_ylim(0, 110)
     ax.set_yticks(range(0, 101, 20))
     ax.set_ylabel("final test accuracy (%)")
@@ -322,7 +334,7 @@ def _overview(d, out_dir, formats):
         ax.text(0.0, -0.2, "diverged runs count at chance accuracy", transform=ax.transAxes, fontsize=7.5,
                 ha="left", va="top")
     model_legend(fig, models, counts, ncols=3, title=ci_title(counts.values()).replace("mean", "bar: mean"),
-                 labels=d["model_labels"].mapping(models, tasks))
+                 labels=d["model_labels"].mapping(models, tasks), extra=[chance_handle()])
     return style.save(fig, out_dir, "accuracy_overview", formats)
 
 
@@ -339,10 +351,12 @@ def build(results_dir, out_dir="figures", formats=("png", "pdf")) -> list[dict]:
     if not d["rows"]:
         return []
     write_tables(d, out_dir)
-    return [{"name": "accuracy_overview", "paths": _overview(d, out_dir, formats),
+    chance = chance_levels(results_dir, open_store(results_dir).runs(include_failed=True))
+    return [{"name": "accuracy_overview", "paths": _overview(d, out_dir, formats, chance),
              "title": "Final test accuracy",
              "caption": "Final test accuracy of every model on every task, mean over seeds with 95% "
-                        "confidence intervals (the number above each bar is the mean). Look for where "
+                        "confidence intervals (the number above each bar is the mean; dotted grey: "
+                        "chance, 100 / classes). Look for where "
                         "the local learning rule matches backprop and where it falls short, and how "
                         "far either rises above the random-features control, which shows what an "
                         "untrained hidden layer with the same readout already achieves."}]

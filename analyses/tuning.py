@@ -92,7 +92,9 @@ def build(results_dir, out_dir="figures", formats=("png", "pdf")) -> list[dict]:
                          f"dots are the single trials (each the mean over {n} tuning seed{'s' if n != 1 else ''}; "
                          "trials far worse than the curves lie outside the axis), "
                          "crosses trials with a diverged or failed run (counted at chance), the star the chosen "
-                         "configuration, which the study then refits for every seed and scores on test once. Every "
+                         "configuration, which the study then refits for every seed and scores on test once. No "
+                         "confidence intervals: each trial is one mean over the tuning seeds; the y-axis is "
+                         "zoomed to the curves, so chance is not drawn. Every "
                          f"model had the same budget ({d['trials']} trials, TPE sampler). Look at whether the curves "
                          "have flattened by the last trial (the budget sufficed) and at how far apart the models "
                          "end: a gap here is measured with tuned configurations, not hand-picked ones.")}]
