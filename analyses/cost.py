@@ -84,7 +84,7 @@ def _figure(d, out_dir, formats):
     tasks = d["tasks"]
     models = model_order(m for t in tasks for m in d["cost"][t])
     style.apply()
-    fig, axes = style.plt.subplots(1, 2, figsize=(max(8.0, 1.6 * len(tasks) * len(models) + 2), 3.8))
+    fig, axes = style.plt.subplots(1, 2, figsize=style.figsize("double", height=3.0))
     width = 0.8 / len(models)
     counts = {}
     for ax, (dense, event, ylabel, scale) in zip(axes, (

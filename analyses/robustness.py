@@ -134,7 +134,7 @@ def _curves_figure(d, out_dir, formats):
     norms = list(d["curves"])
     tasks = [t for t in d["tasks"] if any(t in d["curves"][n] for n in norms)]
     style.apply()
-    fig, axes = style.plt.subplots(len(norms), len(tasks), figsize=(max(6.5, 3.8 * len(tasks)), 3.0 * len(norms) + 0.8),
+    fig, axes = style.plt.subplots(len(norms), len(tasks), figsize=style.figsize("double", height=2.4 * len(norms) + 1.2),
                                    squeeze=False, constrained_layout=True)
     counts = {}
     for i, norm in enumerate(norms):
@@ -163,7 +163,7 @@ def _transfer_figure(d, out_dir, formats):
     panels = [(i, j, norm, task, pair, d["transfer"][norm][task][pair]) for i, norm in enumerate(norms)
               for j, (task, pair) in enumerate(columns) if pair in d["transfer"][norm].get(task, {})]
     style.apply()
-    fig, axes = style.plt.subplots(len(norms), len(columns), figsize=(4.4 * len(columns), 3.3 * len(norms)),
+    fig, axes = style.plt.subplots(len(norms), len(columns), figsize=style.figsize("double", height=2.4 * len(norms) + 0.6),
                                    squeeze=False, constrained_layout=True)
     for ax in axes.ravel():
         ax.set_visible(False)
