@@ -110,6 +110,10 @@ def test_run_out_is_a_one_run_store_that_report_reads(tmp_path, capsys, monkeypa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["h.json", "one"]
     assert main(["report", "one", "--format", "gif"]) == 2
     assert "--format" in capsys.readouterr().err
+    assert main(["report", "one", "--format", "png", "--style", "paper", "--figures", "paper"]) == 0
+    from PIL import Image
+    with Image.open(tmp_path / "paper" / "learning_epochs.png") as im:  # the paper style's 300 dpi
+        assert round(im.info["dpi"][0]) == 300
 
 
 def test_dry_run_lists_the_runs_and_writes_nothing(tmp_path, capsys, monkeypatch):

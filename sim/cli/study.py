@@ -45,7 +45,7 @@ def _cmd_study(args) -> int:
               f"({summary['trial_runs']} of the runs) by {t['metric']}; chosen parameters -> {summary['tuned']}")
     code = 1 if summary["failed"] else 0
     if not args.no_figures:
-        code = max(code, build_figures(out, figures, formats))
+        code = max(code, build_figures(out, figures, formats, args.style))
     return code
 
 
@@ -98,8 +98,9 @@ def dry_run(study, out, figures, workers=None) -> int:
     return 0
 
 
-def build_figures(out, figures, formats=None) -> int:
-    """Build the report of store ``out`` into ``figures`` (`analyses.report.build`); exit code 0 or 1."""
+def build_figures(out, figures, formats=None, style="default") -> int:
+    """Build the report of store ``out`` into ``figures`` (`analyses.report.build`) in figure
+    ``style`` ('default' or 'paper'); exit code 0 or 1."""
     try:
         from analyses import report
     except ImportError as exc:
@@ -108,8 +109,10 @@ def build_figures(out, figures, formats=None) -> int:
         print("note: the analyses package (analyses.report) is not available; no figures written. "
               f"Results are in {out}.", file=sys.stderr)
         return 0
-    result = report.build(str(out), str(figures)) if formats is None else report.build(str(out), str(figures),
-                                                                                       formats)
+    options = {} if formats is None else {"formats": formats}
+    if style != "default":
+        options["style"] = style
+    result = report.build(str(out), str(figures), **options)
     result = result if isinstance(result, dict) else {}
     failed = result.get("failed") or []
     print(f"{len(result.get('figures') or [])} figures and {result.get('report') or 'the report'} "
@@ -125,7 +128,8 @@ def _cmd_report(args) -> int:
     if not st.manifest_path.is_file():
         raise ValidationError("dir", args.dir, "is not a results store (no manifest.json); "
                               "`neurocompare study CONFIG --out DIR` creates one")
-    return build_figures(args.dir, args.figures or str(Path(args.dir) / "figures"), _formats(args.format))
+    return build_figures(args.dir, args.figures or str(Path(args.dir) / "figures"), _formats(args.format),
+                         args.style)
 
 
 def _cmd_status(args) -> int:
@@ -222,6 +226,9 @@ def add_parsers(sub) -> None:
     p.add_argument("dir", help="results directory (a study's, or a `run --out` store)")
     p.add_argument("--figures", help="output directory (default: DIR/figures)")
     p.add_argument("--format", default=None, help="figure formats, comma-separated (default: png,pdf)")
+    p.add_argument("--style", choices=("default", "paper"), default="default",
+                   help="figure style: 'paper' draws 300 dpi PNGs with 7-8.5 pt text at journal column "
+                        "widths (both styles embed TrueType fonts in PDFs)")
     p.set_defaults(func=_cmd_report)
 
 
@@ -237,6 +244,9 @@ def _study_arguments(p) -> None:
     p.add_argument("--figures", default=None, help="figures directory (default: OUT/figures)")
     p.add_argument("--format", default=None, help="figure formats, comma-separated (default: png,pdf)")
     p.add_argument("--no-figures", action="store_true", help="do not call the analyses afterwards")
+    p.add_argument("--style", choices=("default", "paper"), default="default",
+                   help="figure style: 'paper' draws 300 dpi PNGs with 7-8.5 pt text at journal column "
+                        "widths (both styles embed TrueType fonts in PDFs)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar or progress lines")
     p.add_argument("--keep-failed", action="store_true",
                    help="do not retry runs recorded as failed (default: retry them)")
