@@ -228,3 +228,28 @@ def test_refusals_name_the_parameter(moons):
     assert encode_labels("y", [2, 0], np.arange(3)).tolist() == [2, 0]
     with pytest.raises(ValidationError, match="labels must be in 0..2"):
         encode_labels("y", [3], np.arange(3))
+
+
+# every corner of the factorial design (dynamics x learning) and the other configurations
+CORNERS = {"steady backprop": lambda: BackpropMLP(hidden=(16,), epochs=5),
+           "inhibited backprop": lambda: BackpropMLP(hidden=(16,), w_inh=0.3, epochs=5),
+           "steady competitive": lambda: HebbianNet(hidden=16, w_inh=0.0, epochs=6, hidden_epochs=3),
+           "inhibited competitive": lambda: HebbianNet(hidden=16, w_inh=0.3, epochs=6, hidden_epochs=3),
+           "feedback alignment, 2 layers": lambda: BackpropMLP(hidden=(8, 8), learning="feedback_alignment", epochs=5),
+           "random features": lambda: HebbianNet(hidden=16, rule="none", epochs=5),
+           "two Hebbian stages": lambda: HebbianNet(hidden=(8, 8), schedule="concurrent", epochs=4)}
+
+
+@pytest.mark.parametrize("corner", sorted(CORNERS))
+def test_every_configuration_is_a_scikit_learn_classifier(corner, moons, tmp_path):
+    from sklearn.base import is_classifier
+    _, X, y = moons
+    names = np.array(["neg", "pos"])
+    model = CORNERS[corner]()
+    assert is_classifier(model) and clone(model).get_params() == model.get_params()
+    assert model.fit(X, names[y]) is model
+    assert set(model.predict(X)) <= {"neg", "pos"} and model.predict_proba(X).shape == (len(X), 2)
+    assert model.transform(X).shape == (len(X), model.hidden_rates(X).shape[1])
+    assert len(cross_val_score(CORNERS[corner](), X, names[y], cv=2)) == 2
+    model.save(tmp_path / "m.npz")
+    np.testing.assert_array_equal(load(tmp_path / "m.npz").predict(X), model.predict(X))

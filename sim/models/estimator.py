@@ -54,7 +54,8 @@ class Estimator(Predictor, ClassifierMixin, TransformerMixin, BaseEstimator):
     lr_factor) -> dict`` (extra History fields); ``_epoch_extra(X) -> dict`` (optional);
     ``_loss(P, y) -> float``; ``_proba(X)``; ``_hidden_rates(X, layer)``; ``_weights() -> list``
     of weight matrices; ``_get_state() -> dict`` and ``_set_state(dict)`` for save/load;
-    ``_export_arrays() -> dict`` (optional).
+    ``_export_arrays() -> dict`` (optional); ``_initialize`` sets ``_sizes``, the hidden stage
+    sizes (empty: no hidden stage, `transform` then returns its input).
     """
 
     model_name = "estimator"
@@ -146,9 +147,6 @@ class Estimator(Predictor, ClassifierMixin, TransformerMixin, BaseEstimator):
         return self._fit_new(X, y, None, epochs, CallbackList(callback, callbacks), progress, verbose)
 
     def _fit_new(self, X, y, classes, epochs, callbacks, progress, verbose):
-        for key in ("history_", "feature_names_in_"):  # a new run: nothing of an earlier one stays
-            if hasattr(self, key):
-                delattr(self, key)
         data, classes = self._data(X, y, classes, reset=True)
         streams = model_streams(self.seed)
         self._initialize(data[0].shape[1], len(classes), streams["init"])
@@ -193,6 +191,8 @@ class Estimator(Predictor, ClassifierMixin, TransformerMixin, BaseEstimator):
             if y is not None:
                 raise ValidationError("y", y, "must be None when fitting a sim.tasks.Task (it holds the labels)")
             fitted = not reset
+            if reset and hasattr(self, "feature_names_in_"):  # from an earlier fit on a DataFrame
+                del self.feature_names_in_
             data = task_data(X, self._dtype(), self.n_features_in_ if fitted else None,
                              self.n_classes_ if fitted else None)
             return data, (self.classes_ if fitted else np.arange(int(X.n_classes)))

@@ -59,7 +59,7 @@ def _wrapped(name: str, value, call):
         if isinstance(exc, ValidationError):
             raise
         kind = ValidationError if isinstance(exc, ValueError) else InputTypeError
-        raise kind(name, value, str(exc)) from None
+        raise kind(name, value, " ".join(str(exc).split())) from None  # one line, as every message
 
 
 def check_X(estimator, X, *, reset: bool, dtype) -> np.ndarray:
@@ -110,15 +110,14 @@ def encode_labels(name: str, y, classes: np.ndarray) -> np.ndarray:
     For ``classes = arange(n)`` (a model fitted on a Task) this is `sim.validation.check_labels`,
     with its messages."""
     classes = np.asarray(classes)
-    if classes.dtype.kind in "iu" and np.array_equal(classes, np.arange(classes.shape[0])):
+    try:
         arr = np.asarray(y)
+    except (ValueError, TypeError) as exc:  # ragged lists etc.
+        raise ValidationError(name, y, f"cannot be converted to an array ({' '.join(str(exc).split())})") from None
+    if classes.dtype.kind in "iu" and np.array_equal(classes, np.arange(classes.shape[0])):
         if arr.dtype.kind not in "iufb" and arr.dtype != object:
             raise ValidationError(name, y, f"labels must be among the model's classes_ {classes.tolist()[:10]}")
         return check_labels(name, y, classes.shape[0])
-    try:
-        arr = np.asarray(y)
-    except (ValueError, TypeError) as exc:
-        raise ValidationError(name, y, f"cannot be converted to an array ({exc})") from None
     if arr.ndim != 1:
         raise ValidationError(name, y, f"must be a 1-D label vector, got shape {arr.shape}")
     try:
