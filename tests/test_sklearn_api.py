@@ -253,3 +253,19 @@ def test_every_configuration_is_a_scikit_learn_classifier(corner, moons, tmp_pat
     assert len(cross_val_score(CORNERS[corner](), X, names[y], cv=2)) == 2
     model.save(tmp_path / "m.npz")
     np.testing.assert_array_equal(load(tmp_path / "m.npz").predict(X), model.predict(X))
+
+
+def test_dataframe_columns_are_kept_and_saved(tmp_path, moons):
+    pandas = pytest.importorskip("pandas")
+    _, X, y = moons
+    frame = pandas.DataFrame(X, columns=["x0", "x1"])
+    model = SMALL["backprop"](epochs=2).fit(frame, y)
+    assert model.feature_names_in_.tolist() == ["x0", "x1"]
+    model.save(tmp_path / "m.npz")
+    loaded = load(tmp_path / "m.npz")
+    assert loaded.feature_names_in_.tolist() == ["x0", "x1"]
+    np.testing.assert_array_equal(loaded.predict(frame), model.predict(frame))
+    with pytest.raises(ValidationError, match="feature names should match"):  # scikit-learn's check, after loading
+        loaded.predict(frame.rename(columns={"x0": "a"}))
+    model.fit(moons[0], epochs=1)  # a Task has no column names: none are kept from the frame
+    assert not hasattr(model, "feature_names_in_")

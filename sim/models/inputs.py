@@ -27,7 +27,8 @@ from sim.tasks.splits import validation_indices
 from sim.validation import check_array, check_int, check_labels
 
 __all__ = ["NotFittedError", "InputTypeError", "TASK_ATTRS", "is_task", "check_X", "check_Xy", "unique_classes",
-           "encode_labels", "array_data", "task_data", "classes_to_json", "classes_from_json", "MAX_CLASSES"]
+           "encode_labels", "array_data", "task_data", "classes_to_json", "classes_from_json",
+           "feature_names_from_json", "MAX_CLASSES"]
 
 TASK_ATTRS = ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test", "n_classes")
 MAX_CLASSES = 100_000  # one output unit per class (the models' MAX_UNITS)
@@ -185,3 +186,12 @@ def classes_from_json(value, n_classes: int) -> np.ndarray:
     if classes.shape != (n_classes,) or not np.array_equal(np.unique(classes), classes):
         raise ValidationError("classes_", value, f"must be {n_classes} distinct sorted labels")
     return classes
+
+
+def feature_names_from_json(value, n_features: int) -> np.ndarray:
+    """The saved ``feature_names_in_`` (``{"names": [str, ...]}``) as scikit-learn keeps them:
+    an object array of ``n_features`` strings."""
+    names = value.get("names") if isinstance(value, dict) and set(value) == {"names"} else None
+    if not isinstance(names, list) or len(names) != n_features or not all(isinstance(n, str) for n in names):
+        raise ValidationError("feature_names_in_", value, f"must be {n_features} saved column names")
+    return np.asarray(names, dtype=object)

@@ -17,7 +17,14 @@ import numpy as np
 from sim.errors import ValidationError
 from sim.models.early_stopping import EarlyStopping
 from sim.models.history import History
-from sim.models.inputs import NotFittedError, check_X, classes_from_json, classes_to_json, encode_labels
+from sim.models.inputs import (
+    NotFittedError,
+    check_X,
+    classes_from_json,
+    classes_to_json,
+    encode_labels,
+    feature_names_from_json,
+)
 from sim.validation import check_dtype
 
 __all__ = ["Predictor"]
@@ -185,11 +192,14 @@ class Predictor:
         """The fitted scalars (sizes, counters, labels, the data-order generator's state) that
         `save` writes."""
         self.check_fitted()
-        return {"n_features_in_": self.n_features_in_, "n_classes_": self.n_classes_,
-                "classes_": classes_to_json(self.classes_),
-                "epochs_done_": self.epochs_done_, "samples_seen_": self.samples_seen_,
-                "train_seconds_": self.train_seconds_, "_total_epochs": self._total_epochs,
-                "rng_order": self._rng_order.bit_generator.state}
+        fitted = {"n_features_in_": self.n_features_in_, "n_classes_": self.n_classes_,
+                  "classes_": classes_to_json(self.classes_),
+                  "epochs_done_": self.epochs_done_, "samples_seen_": self.samples_seen_,
+                  "train_seconds_": self.train_seconds_, "_total_epochs": self._total_epochs,
+                  "rng_order": self._rng_order.bit_generator.state}
+        if hasattr(self, "feature_names_in_"):  # fitted on a DataFrame
+            fitted["feature_names_in_"] = {"names": [str(n) for n in self.feature_names_in_]}
+        return fitted
 
     def restore_state(self, arrays: dict, fitted: dict, history: History):
         """Become the fitted model that `state_arrays` / `fitted_state` / ``history_`` describe."""
@@ -198,6 +208,8 @@ class Predictor:
         for key in ("n_features_in_", "n_classes_", "epochs_done_", "samples_seen_", "train_seconds_"):
             setattr(self, key, fitted[key])
         self.classes_ = classes_from_json(fitted.get("classes_"), self.n_classes_)
+        if "feature_names_in_" in fitted:
+            self.feature_names_in_ = feature_names_from_json(fitted["feature_names_in_"], self.n_features_in_)
         self._total_epochs = fitted["_total_epochs"]
         self._rng_order = np.random.default_rng(0)  # state replaced just below
         self._rng_order.bit_generator.state = rng_state
