@@ -112,6 +112,8 @@ def test_arbitrary_integer_labels_and_partial_fit_classes(moons):
     assert set(model.predict(X)) <= {-5, 7, 12} and model.n_iter_ == 2
     with pytest.raises(ValidationError, match="classes"):
         model.partial_fit(X, labels[y], classes=[0, 1])
+    with pytest.raises(ValidationError, match="^invalid task=.*fitted on the labels"):
+        model.partial_fit(moons[0])  # a Task's labels 0, 1 are not -5, 7, 12
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))

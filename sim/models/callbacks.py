@@ -166,7 +166,7 @@ class ModelCheckpoint(Callback):
             if not (math.isfinite(value) and self._better(value, self.best, 0.0)):
                 return None
             self.best = float(value)
-        path = self.path.format(epoch=record["epoch"])
+        path = self.path.replace("{epoch}", str(record["epoch"]))
         model.save(path)
         self.saved.append(path)
         return None

@@ -191,6 +191,9 @@ class Estimator(Predictor, ClassifierMixin, TransformerMixin, BaseEstimator):
             if y is not None:
                 raise ValidationError("y", y, "must be None when fitting a sim.tasks.Task (it holds the labels)")
             fitted = not reset
+            if fitted and not np.array_equal(self.classes_, np.arange(self.n_classes_)):
+                raise ValidationError("task", X, f"the model was fitted on the labels {self.classes_.tolist()[:10]}; "
+                                                 "a Task's labels are 0..n_classes-1")
             if reset and hasattr(self, "feature_names_in_"):  # from an earlier fit on a DataFrame
                 del self.feature_names_in_
             data = task_data(X, self._dtype(), self.n_features_in_ if fitted else None,
