@@ -271,3 +271,13 @@ def test_dataframe_columns_are_kept_and_saved(tmp_path, moons):
         loaded.predict(frame.rename(columns={"x0": "a"}))
     model.fit(moons[0], epochs=1)  # a Task has no column names: none are kept from the frame
     assert not hasattr(model, "feature_names_in_")
+
+
+def test_new_training_loop_parameters_stay_out_of_study_run_specs():
+    """epochs / warm_start / verbose / validation_fraction change nothing of a study's runs on a
+    Task, so a run spec leaves them out (its run id is the one from before they existed)."""
+    from sim import study
+    from sim.models.early_stopping import TASK_NEUTRAL_PARAMS
+    runs = study.load("quick").runs()
+    assert runs and not any(k in r["params"] for r in runs for k in TASK_NEUTRAL_PARAMS)
+    assert set(TASK_NEUTRAL_PARAMS) <= set(BackpropMLP().get_params()) & set(LinearReadout().get_params())

@@ -22,7 +22,7 @@ import numpy as np
 from sim.constraints import Int, Optional, Real, Satisfies
 from sim.validation import check_bool, check_int
 
-__all__ = ["EarlyStopping", "EARLY_STOPPING_CONSTRAINTS", "check_verbose"]
+__all__ = ["EarlyStopping", "EARLY_STOPPING_CONSTRAINTS", "TASK_NEUTRAL_PARAMS", "check_verbose"]
 
 # the constraint-table entries of the training-loop parameters every model has: evaluation,
 # early stopping, the validation share of array input, epochs, warm start and verbosity
@@ -31,6 +31,12 @@ EARLY_STOPPING_CONSTRAINTS = {"early_stopping": Satisfies(check_bool),
                               "n_iter_no_change": Int(low=1), "tol": Real(low=0.0), "eval_every": Int(low=0),
                               "epochs": Int(low=1), "warm_start": Satisfies(check_bool),
                               "verbose": Satisfies(lambda name, value: check_verbose(name, value))}
+
+
+#: training-loop parameters that leave a run on a Task as it is when a caller gives ``epochs``
+#: (``validation_fraction`` applies to array input only, ``verbose`` prints): a study leaves
+#: them out of its run specs unless it sets them, so run ids are those from before they existed
+TASK_NEUTRAL_PARAMS = ("validation_fraction", "epochs", "warm_start", "verbose")
 
 
 def check_verbose(name: str, value) -> int:
