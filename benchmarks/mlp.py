@@ -67,7 +67,8 @@ def fit_ours(task, hidden, batch, seed, eval_every=0) -> dict:
     model = BackpropMLP(hidden=hidden, lr=1e-3, batch_size=batch, eval_every=eval_every, dtype="float32",
                         seed=seed)
     t0 = time.perf_counter()
-    history = model.fit(task, epochs=EPOCHS)
+    model.fit(task, epochs=EPOCHS)
+    history = model.history_
     seconds = time.perf_counter() - t0
     if history.diverged:
         raise RuntimeError(f"our MLP diverged: {history.diverged_reason}")

@@ -3,7 +3,8 @@
 The public API: the substrate (`neurons`, `dynamics`, `kwta`, `implicit`, `features`,
 `connections`, `network`, all in `sim.substrate`), learning (`rules`, `optimizers`, in
 `sim.learning`), the two networks and the controls (`BackpropMLP`, `HebbianNet`,
-`LinearReadout`, in `sim.models`; `describe` names a configuration by what it is), the tasks
+`LinearReadout`, in `sim.models`, scikit-learn estimators; `describe` names a configuration by
+what it is; Keras-like callbacks in `sim.models.callbacks`), the tasks
 (`tasks`, `Task`), named configurations (`presets`), studies (`study`) and the shared `History`
 and `ValidationError`.
 """

@@ -12,6 +12,9 @@ generator                        derivation                                     
 :func:`model_streams` ``init``   ``SeedSequence(seed).spawn(2)[0]``              initial weights (and
                                                                                  fixed feedback)
 :func:`model_streams` ``order``  ``SeedSequence(seed).spawn(2)[1]``              minibatch order
+:func:`split_rng`                ``SeedSequence(seed).spawn(3)[2]``              the validation split a
+                                                                                 model carves from
+                                                                                 array input
 :func:`task_streams`             ``SeedSequence([seed, crc32(name)]).spawn(2)``  a task's (train, test)
                                                                                  draws and its split
 :func:`validation_rng`           ``SeedSequence([seed, crc32(name)]).spawn(3)``  the validation split
@@ -40,7 +43,7 @@ import numpy as np
 
 from sim.validation import check_int
 
-__all__ = ["model_seed", "model_streams", "task_streams", "validation_rng", "eval_rng", "subsample_rng",
+__all__ = ["model_seed", "model_streams", "split_rng", "task_streams", "validation_rng", "eval_rng", "subsample_rng",
            "tuning_seed", "EVAL_STREAM", "SUBSAMPLE_STREAM", "TUNING_STREAM"]
 
 EVAL_STREAM = 1       # SeedSequence([root_seed, i, EVAL_STREAM, ...]): noisy / occluded test copies
@@ -61,6 +64,13 @@ def model_streams(seed: int) -> dict[str, np.random.Generator]:
     """
     init, order = np.random.SeedSequence(check_int("seed", seed, low=0)).spawn(2)
     return {"init": np.random.default_rng(init), "order": np.random.default_rng(order)}
+
+
+def split_rng(seed: int) -> np.random.Generator:
+    """Generator of the validation split a model with seed ``seed`` carves from array input
+    (``fit(X, y)``): the third child of ``SeedSequence(seed)``, so the two of
+    :func:`model_streams` are unchanged by it."""
+    return np.random.default_rng(np.random.SeedSequence(check_int("seed", seed, low=0)).spawn(3)[2])
 
 
 def task_streams(seed: int, key: str) -> tuple[np.random.Generator, np.random.Generator]:

@@ -41,7 +41,8 @@ def test_absurd_task_sizes_are_refused():
 def test_a_diverged_model_warns_when_it_predicts():
     task = tasks.load("moons", n_train=100, n_test=20)
     model = BackpropMLP(hidden=(8,), lr=1e30, optimizer="sgd", seed=0)
-    assert model.fit(task, 3).diverged
+    model.fit(task, 3)
+    assert model.history_.diverged
     with pytest.warns(RuntimeWarning, match="diverged during training"):
         model.predict(task.X_test)
     with pytest.warns(RuntimeWarning, match="diverged during training"):

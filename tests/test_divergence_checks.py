@@ -31,7 +31,8 @@ def digits():
 
 def test_a_blown_up_hebbian_rule_is_flagged_in_its_first_epoch(digits):
     model = HebbianNet(hidden=100, hidden_lr=1e6, seed=0)
-    history = model.fit(digits, epochs=5)
+    model.fit(digits, epochs=5)
+    history = model.history_
     assert history.diverged and len(history.records) == 1
 
 

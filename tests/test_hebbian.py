@@ -13,7 +13,8 @@ from sim.substrate.kwta import inhibited_fixed_point
 
 def _fit(name, task, seed, random_control=False):
     model, epochs = presets.make(name, seed=seed, random_control=random_control)
-    return model, model.fit(task, epochs)
+    model.fit(task, epochs)
+    return model, model.history_
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +41,7 @@ def test_digits_32_units_beat_random_features_by_5_points(digits):
     ctrl = [_fit("hebbian_digits_small", digits, s, True)[1].last("val_accuracy") for s in range(3)]
     assert np.mean(ours) - np.mean(ctrl) >= 0.05, (ours, ctrl)
     # and against the random layer's most favourable readout input (no inhibition) too
-    best = [HebbianNet(hidden=32, rule="none", w_inh=0.0, seed=s).fit(digits, 100).last("val_accuracy")
+    best = [HebbianNet(hidden=32, rule="none", w_inh=0.0, seed=s).fit(digits, 100).history_.last("val_accuracy")
             for s in range(3)]
     assert np.mean(ours) > np.mean(best), (ours, best)
 
@@ -66,7 +67,8 @@ def test_toys_reach_99_percent_at_400_units(name):
 def test_spirals_reach_95_percent_at_100_units():
     task = tasks.load("spirals", seed=0)
     model, epochs = presets.make("hebbian_toy", seed=0, hidden=100)
-    assert model.fit(task, epochs).last("val_accuracy") >= 0.95
+    model.fit(task, epochs)
+    assert model.history_.last("val_accuracy") >= 0.95
 
 
 def _bars_learned(W, templates):
@@ -86,8 +88,8 @@ def test_small_population_collapse_is_visible_and_the_default_avoids_it(digits):
     """Non-negative inputs, k = 7, delta = 0.4, N = 32: most units collapse onto one inverted
     mean digit (the anti-Hebbian push of the k-th unit dominates a small population)."""
     common = dict(hidden=32, w_inh=0.3, hidden_epochs=100, batch_size=20, seed=0)
-    bad = HebbianNet(rule_params={"p": 2.0, "k": 7, "delta": 0.4}, **common).fit(digits, 120)
-    good = HebbianNet(rule_params={"p": 2.0, "k": 2, "delta": 0.4}, **common).fit(digits, 120)
+    bad = HebbianNet(rule_params={"p": 2.0, "k": 7, "delta": 0.4}, **common).fit(digits, 120).history_
+    good = HebbianNet(rule_params={"p": 2.0, "k": 2, "delta": 0.4}, **common).fit(digits, 120).history_
     assert bad.last("dead_fraction") > good.last("dead_fraction") + 0.2
     assert good.last("val_accuracy") > bad.last("val_accuracy") + 0.05
 
@@ -96,7 +98,8 @@ def test_closed_form_settle_equals_the_dynamics(digits):
     closed = HebbianNet(hidden=64, seed=0)
     closed.fit(digits, 4)
     stepped = HebbianNet(hidden=64, seed=0, settle="dynamics", settle_tol=1e-6, max_steps=5000)
-    h = stepped.fit(digits, 4)
+    stepped.fit(digits, 4)
+    h = stepped.history_
     # same weights (settling does not enter the competitive rule), same settled code
     np.testing.assert_array_equal(stepped.network_.connections[0].W, closed.network_.connections[0].W)
     np.testing.assert_allclose(stepped.hidden_rates(digits.X_test), closed.hidden_rates(digits.X_test), atol=1e-4)
@@ -126,7 +129,7 @@ def test_kwta_fixed_point_matches_dynamics_settle():
     ("foldiak", {"neuron": "sigmoid", "w_inh": 0.0, "init_scale": 0.1})])
 def test_every_hidden_rule_trains_in_the_network(rule, params, digits):
     small = tasks.subsample(digits, 30, np.random.default_rng(0))
-    h = HebbianNet(hidden=16, rule=rule, hidden_epochs=10, seed=0, **params).fit(small, 30)
+    h = HebbianNet(hidden=16, rule=rule, hidden_epochs=10, seed=0, **params).fit(small, 30).history_
     assert not h.diverged, h.diverged_reason
     assert h.last("val_accuracy") > 0.5  # chance is 0.1
     for key in ("active_fraction", "dead_fraction", "converged_fraction", "silent_inputs", "settle_steps"):
@@ -134,35 +137,37 @@ def test_every_hidden_rule_trains_in_the_network(rule, params, digits):
 
 
 def test_concurrent_schedule_learns_hidden_and_readout_together(digits):
-    h = HebbianNet(hidden=100, schedule="concurrent", seed=0).fit(digits, 5)
+    h = HebbianNet(hidden=100, schedule="concurrent", seed=0).fit(digits, 5).history_
     assert all(r["phase"] == "hidden+readout" for r in h.records)
     assert h.last("val_accuracy") > 0.85
     assert h.records[-1]["update_norm"][0] > 0  # hidden weights moved in the last epoch
 
 
 def test_sequential_schedule_phases(digits):
-    h = HebbianNet(hidden=50, hidden_epochs=3, seed=0).fit(digits, 5)
+    h = HebbianNet(hidden=50, hidden_epochs=3, seed=0).fit(digits, 5).history_
     assert [r["phase"] for r in h.records] == ["hidden"] * 3 + ["readout"] * 2
     assert h.records[-1]["update_norm"][0] == 0  # hidden frozen while the readout learns
 
 
 def test_readout_only_control_is_close_to_logistic_regression(digits):
     from sklearn.linear_model import LogisticRegression
-    ours = LinearReadout(readout_lr=1e-2, batch_size=20).fit(digits, 100).last("val_accuracy")
+    ours = LinearReadout(readout_lr=1e-2, batch_size=20).fit(digits, 100).history_.last("val_accuracy")
     # the same model: multinomial logistic regression without a penalty (the readout has no decay)
     peer = LogisticRegression(C=np.inf, max_iter=5000).fit(digits.X_train, digits.y_train)
     peer = peer.score(digits.X_val, digits.y_val)
     assert abs(ours - peer) <= 0.015, (ours, peer)
     assert set(LinearReadout().get_params()) == {"readout_scaling", "readout_optimizer", "readout_lr",
                                                  "readout_decay", "lr_schedule", "batch_size", "early_stopping",
-                                                 "n_iter_no_change", "tol", "eval_every", "dtype", "seed"}
+                                                 "validation_fraction", "n_iter_no_change", "tol", "eval_every",
+                                                 "epochs", "warm_start", "verbose", "dtype", "seed"}
 
 
 def test_same_seed_same_history_and_save_load(tmp_path, digits):
-    a = HebbianNet(hidden=40, seed=3, hidden_epochs=2).fit(digits, 3)
+    a = HebbianNet(hidden=40, seed=3, hidden_epochs=2).fit(digits, 3).history_
     model = HebbianNet(hidden=40, seed=3, hidden_epochs=2)
-    b = model.fit(digits, 3)
-    c = HebbianNet(hidden=40, seed=4, hidden_epochs=2).fit(digits, 3)
+    model.fit(digits, 3)
+    b = model.history_
+    c = HebbianNet(hidden=40, seed=4, hidden_epochs=2).fit(digits, 3).history_
     assert a.without_times() == b.without_times() != c.without_times()
     path = tmp_path / "h.npz"
     model.save(path)
@@ -173,7 +178,7 @@ def test_same_seed_same_history_and_save_load(tmp_path, digits):
 
 def test_blow_up_is_marked_diverged(digits):
     h = HebbianNet(hidden=20, rule="hebb", w_inh=0.0, hidden_lr=50.0, schedule="concurrent",
-                   init_scale=1.0, seed=0).fit(digits, 30)
+                   init_scale=1.0, seed=0).fit(digits, 30).history_
     assert h.diverged and "epoch" in h.diverged_reason
 
 

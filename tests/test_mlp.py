@@ -116,7 +116,9 @@ def test_digits_accuracy_and_agreement_with_scikit_learn():
     ours, peer = [], []
     task = tasks.load("digits", seed=0)
     for seed in range(5):
-        ours.append(BackpropMLP(hidden=(128,), lr=1e-3, batch_size=32, seed=seed).fit(task, 30).last("val_accuracy"))
+        model = BackpropMLP(hidden=(128,), lr=1e-3, batch_size=32, seed=seed)
+        model.fit(task, 30)
+        ours.append(model.history_.last("val_accuracy"))
         sk = MLPClassifier((128,), solver="adam", learning_rate_init=1e-3, batch_size=32, max_iter=30,
                            alpha=0.0, random_state=seed, n_iter_no_change=10**6, tol=0)
         with pytest.warns(ConvergenceWarning):
@@ -128,9 +130,9 @@ def test_digits_accuracy_and_agreement_with_scikit_learn():
 
 def test_same_seed_same_history_different_seed_differs():
     task = tasks.load("moons", seed=0, n_train=200, n_test=200)
-    a = BackpropMLP(hidden=(16,), seed=1).fit(task, 3)
-    b = BackpropMLP(hidden=(16,), seed=1).fit(task, 3)
-    c = BackpropMLP(hidden=(16,), seed=2).fit(task, 3)
+    a = BackpropMLP(hidden=(16,), seed=1).fit(task, 3).history_
+    b = BackpropMLP(hidden=(16,), seed=1).fit(task, 3).history_
+    c = BackpropMLP(hidden=(16,), seed=2).fit(task, 3).history_
     assert a.without_times() == b.without_times()
     assert a.without_times() != c.without_times()
     json.loads(a.to_json())  # exportable
@@ -139,7 +141,8 @@ def test_same_seed_same_history_different_seed_differs():
 def test_history_fields_and_partial_fit_continues():
     task = tasks.load("xor", seed=0, n_train=200, n_test=100)
     m = BackpropMLP(hidden=(8,), seed=0)
-    h = m.fit(task, 2)
+    m.fit(task, 2)
+    h = m.history_
     rec = h.records[-1]
     for key in ("epoch", "samples_seen", "seconds", "train_loss", "train_accuracy", "val_loss", "val_accuracy",
                 "test_loss", "test_accuracy", "weight_norm", "update_norm"):
@@ -149,7 +152,8 @@ def test_history_fields_and_partial_fit_continues():
     m.partial_fit(task, 1)
     assert h.epochs == 3 and h.records[-1]["samples_seen"] == 480
     # one fit of 3 epochs is the same run as fit 2 + partial_fit 1
-    assert BackpropMLP(hidden=(8,), seed=0).fit(task, 3).without_times()["records"] == h.without_times()["records"]
+    once = BackpropMLP(hidden=(8,), seed=0).fit(task, 3).history_
+    assert once.without_times()["records"] == h.without_times()["records"]
 
 
 def test_hidden_predict_score_are_consistent_with_network_forward():
@@ -243,7 +247,7 @@ def test_bad_input_is_refused_naming_the_parameter():
 
 def test_diverging_run_is_marked_not_raised():
     task = tasks.load("moons", seed=0, n_train=200, n_test=50)
-    h = BackpropMLP(hidden=(32,), optimizer="sgd", lr=1e6, output="linear", seed=0).fit(task, 20)
+    h = BackpropMLP(hidden=(32,), optimizer="sgd", lr=1e6, output="linear", seed=0).fit(task, 20).history_
     assert h.diverged and h.diverged_reason
     assert h.epochs < 20  # stopped early
 
@@ -259,7 +263,8 @@ def test_toy_accuracy(name):
     from sim.models import presets
     task = tasks.load(name, seed=0)
     model, epochs = presets.make("mlp_toy", seed=0)
-    assert model.fit(task, epochs).last("val_accuracy") >= 0.99
+    model.fit(task, epochs)
+    assert model.history_.last("val_accuracy") >= 0.99
 
 
 def test_mnist1d_tuned_configuration_reaches_the_papers_mlp():
@@ -271,5 +276,6 @@ def test_mnist1d_tuned_configuration_reaches_the_papers_mlp():
     acc = []
     for seed in range(3):
         model, epochs = presets.make("mlp_mnist1d", seed=seed)
-        acc.append(model.fit(task, epochs).last("val_accuracy"))
+        model.fit(task, epochs)
+        acc.append(model.history_.last("val_accuracy"))
     assert np.mean(acc) >= 0.65, acc

@@ -50,7 +50,8 @@ def test_the_chosen_defaults():
 @pytest.mark.parametrize("name", TRAINED)
 def test_declared_defaults_train_on_digits(name, digits):
     model = HebbianNet(**declared(name), seed=0)
-    h = model.fit(digits, 10)  # fit's default number of epochs: 5 hidden, then 5 readout
+    model.fit(digits, 10)
+    h = model.history_  # fit's default number of epochs: 5 hidden, then 5 readout
     assert not h.diverged, h.diverged_reason
     assert h.last("val_accuracy") >= 0.5, h["val_accuracy"]
     assert all(r["update_norm"][0] > 0 for r in h.records if r["phase"] == "hidden")  # the rule learned

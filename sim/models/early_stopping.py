@@ -19,14 +19,29 @@ import math
 
 import numpy as np
 
-from sim.constraints import Int, Real, Satisfies
-from sim.validation import check_bool
+from sim.constraints import Int, Optional, Real, Satisfies
+from sim.validation import check_bool, check_int
 
-__all__ = ["EarlyStopping", "EARLY_STOPPING_CONSTRAINTS"]
+__all__ = ["EarlyStopping", "EARLY_STOPPING_CONSTRAINTS", "TASK_NEUTRAL_PARAMS", "check_verbose"]
 
-# the constraint-table entries of the evaluation and early-stopping parameters every model has
-EARLY_STOPPING_CONSTRAINTS = {"early_stopping": Satisfies(check_bool), "n_iter_no_change": Int(low=1),
-                              "tol": Real(low=0.0), "eval_every": Int(low=0)}
+# the constraint-table entries of the training-loop parameters every model has: evaluation,
+# early stopping, the validation share of array input, epochs, warm start and verbosity
+EARLY_STOPPING_CONSTRAINTS = {"early_stopping": Satisfies(check_bool),
+                              "validation_fraction": Optional(Real(low=0.0, high=1.0, high_open=True)),
+                              "n_iter_no_change": Int(low=1), "tol": Real(low=0.0), "eval_every": Int(low=0),
+                              "epochs": Int(low=1), "warm_start": Satisfies(check_bool),
+                              "verbose": Satisfies(lambda name, value: check_verbose(name, value))}
+
+
+#: training-loop parameters that leave a run on a Task as it is when a caller gives ``epochs``
+#: (``validation_fraction`` applies to array input only, ``verbose`` prints): a study leaves
+#: them out of its run specs unless it sets them, so run ids are those from before they existed
+TASK_NEUTRAL_PARAMS = ("validation_fraction", "epochs", "warm_start", "verbose")
+
+
+def check_verbose(name: str, value) -> int:
+    """``verbose`` as an int: 0 (or False) silent, 1 (or True) one line per epoch."""
+    return int(value) if isinstance(value, (bool, np.bool_)) else check_int(name, value, low=0)
 
 
 class EarlyStopping:

@@ -1,29 +1,36 @@
-"""The estimator API every model shares: fit / partial_fit / predict / score / hidden_rates / save.
+"""The estimator API every model shares: fit / partial_fit (this module), predict / score /
+evaluate / transform / save (`sim.models.prediction`), inputs and labels (`sim.models.inputs`),
+callbacks (`sim.models.callbacks`).
 
-Parameters follow scikit-learn's conventions: ``__init__`` assigns each constructor argument to
-an attribute of the same name and does nothing else; each class declares a
-``parameter_constraints`` table (`sim.constraints`), which :meth:`Estimator.validate_params`
-checks without side effects, once, at the start of ``fit``; derived state is built in
+Every model is a scikit-learn estimator (``BaseEstimator`` + ``ClassifierMixin``): ``fit(X, y)``
+returns ``self``, ``classes_`` may be any labels, and ``clone``, ``Pipeline``,
+``cross_val_score`` and ``GridSearchCV`` work; a `sim.tasks.Task` is accepted in place of
+``X`` (with its own validation and test splits). Parameters follow scikit-learn's conventions:
+``__init__`` assigns each constructor argument to an attribute of the same name and does
+nothing else; each class declares a ``parameter_constraints`` table (`sim.constraints`), which
+:meth:`Estimator.validate_params` checks without side effects, once, at the start of ``fit``; derived state is built in
 ``_initialize``; learned state ends in ``_``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import math
 import time
-import warnings
 
 import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 
 from sim.constraints import check_params
 from sim.errors import ValidationError
-from sim.models.divergence import MAX_WEIGHT_NORM, divergence_reason, warn_input_scale
-from sim.models.early_stopping import EarlyStopping
+from sim.models.callbacks import CallbackList, epoch_line
+from sim.models.divergence import MAX_WEIGHT_NORM, divergence_reason
+from sim.models.early_stopping import EarlyStopping, check_verbose
 from sim.models.history import History
-from sim.seeds import model_streams
-from sim.validation import check_array, check_dtype, check_int, check_labels
+from sim.models.inputs import array_data, check_Xy, encode_labels, is_task, task_data, unique_classes
+from sim.models.prediction import Predictor
+from sim.seeds import model_streams, split_rng
+from sim.validation import check_int
 
 __all__ = ["Estimator", "MAX_WEIGHT_NORM", "MAX_UNITS"]
 
@@ -32,7 +39,12 @@ __all__ = ["Estimator", "MAX_WEIGHT_NORM", "MAX_UNITS"]
 MAX_UNITS = 100_000
 
 
-class Estimator:
+#: share of array input held out for validation when ``validation_fraction`` is None and
+#: ``early_stopping`` is on (scikit-learn's MLPClassifier default)
+DEFAULT_VALIDATION_FRACTION = 0.1
+
+
+class Estimator(Predictor, ClassifierMixin, TransformerMixin, BaseEstimator):
     """Base class; see `BackpropMLP` and `HebbianNet` for the parameters.
 
     Subclass hooks (called by this class only)
@@ -42,7 +54,8 @@ class Estimator:
     lr_factor) -> dict`` (extra History fields); ``_epoch_extra(X) -> dict`` (optional);
     ``_loss(P, y) -> float``; ``_proba(X)``; ``_hidden_rates(X, layer)``; ``_weights() -> list``
     of weight matrices; ``_get_state() -> dict`` and ``_set_state(dict)`` for save/load;
-    ``_export_arrays() -> dict`` (optional).
+    ``_export_arrays() -> dict`` (optional); ``_initialize`` sets ``_sizes``, the hidden stage
+    sizes (empty: no hidden stage, `transform` then returns its input).
     """
 
     model_name = "estimator"
@@ -69,6 +82,14 @@ class Estimator:
             setattr(self, key, value)
         return self
 
+    def __sklearn_tags__(self):
+        """scikit-learn's tags: a classifier whose `transform` gives the hidden code, in the
+        model's ``dtype`` (so float64 is preserved only by a float64 model)."""
+        tags = super().__sklearn_tags__()
+        if tags.transformer_tags is not None:
+            tags.transformer_tags.preserves_dtype = ["float64"] if str(self.dtype) == "float64" else []
+        return tags
+
     def validate_params(self) -> None:
         """Check every parameter against the class's constraint table, then the checks across
         parameters; raise `ValidationError` naming the first bad one. Changes nothing."""
@@ -83,61 +104,114 @@ class Estimator:
         return f"{type(self).__name__}({args})"
 
     # ----- training ---------------------------------------------------------------------
-    def fit(self, task, epochs: int = 10, *, callback=None, progress: bool = False) -> History:
-        """Train from scratch on ``task`` for ``epochs`` passes over its training split.
+    def fit(self, X, y=None, *, epochs: int | None = None, callback=None, callbacks=None, progress: bool = False,
+            verbose: int | None = None):
+        """Train from scratch (or, with ``warm_start``, continue a fitted model: `partial_fit`).
 
         Parameters
         ----------
-        task : sim.tasks.Task
-            Data with ``X_train, y_train, X_val, y_val, X_test, y_test, n_classes``. Training
-            uses the training split; every decision (early stopping, a callback's) sees the
-            training and validation metrics only; the test split is evaluated for the record.
-        epochs : int
-            Passes over the training set (>= 1); with ``early_stopping`` at most this many.
+        X : sim.tasks.Task or array-like, shape (n_samples, n_features)
+            A Task (``y`` None): training uses its training split; every decision (early
+            stopping, a callback's) sees the training and validation metrics only; its test
+            split is evaluated for the record. Arrays: the training rows, with ``y``; a
+            validation split is carved from them when ``validation_fraction`` asks for one
+            (`sim.models.inputs`); the History's test metrics are NaN.
+        y : array-like, shape (n_samples,), optional
+            Labels of any kind (ints, strings, ...); ``classes_`` is their sorted set. (``fit(task,
+            N)`` with an int ``N`` is read as ``epochs=N``, as before ``y`` existed.)
+        epochs : int, optional
+            Passes over the training set (>= 1); default the ``epochs`` parameter; with early
+            stopping at most this many.
         callback : callable, optional
             ``callback(model, record)`` after each epoch, with the epoch's record without its
-            test metrics; fields it adds are kept in the History; returning ``False`` stops
-            training.
+            test metrics; fields it adds are kept in the History; returning ``False`` stops.
+        callbacks : list of sim.models.callbacks.Callback, optional
+            Keras-like callback objects (`EarlyStopping`, `ModelCheckpoint`, your own).
         progress : bool
             Show a tqdm progress bar over epochs.
+        verbose : int, optional
+            0 silent, 1 one line per epoch (`sim.models.callbacks.epoch_line`); default the
+            ``verbose`` parameter.
 
         Returns
         -------
-        History
-            Also ``self.history_``; a diverging run returns one with ``diverged=True``.
+        self
+            The History is ``self.history_`` (``diverged=True`` for a diverging run).
         """
-        epochs = check_int("epochs", epochs, low=1)
+        X, y, epochs = _epochs_in_place_of_y(X, y, epochs)
+        epochs = check_int("epochs", self.epochs if epochs is None else epochs, low=1)
         self.validate_params()
-        data = self._check_task(task)
+        if self.warm_start and hasattr(self, "history_"):
+            return self.partial_fit(X, y, epochs=epochs, callback=callback, callbacks=callbacks, progress=progress,
+                                    verbose=verbose)
+        return self._fit_new(X, y, None, epochs, CallbackList(callback, callbacks), progress, verbose)
+
+    def _fit_new(self, X, y, classes, epochs, callbacks, progress, verbose):
+        data, classes = self._data(X, y, classes, reset=True)
         streams = model_streams(self.seed)
-        self._initialize(data[0].shape[1], int(task.n_classes), streams["init"])
+        self._initialize(data[0].shape[1], len(classes), streams["init"])
         self._initial_norms = [float(np.linalg.norm(W)) for W in self._weights()]
         self._rng_order = streams["order"]
         self.n_features_in_ = data[0].shape[1]
-        self.n_classes_ = int(task.n_classes)
+        self.n_classes_ = len(classes)
+        self.classes_ = classes
         self.epochs_done_ = 0
         self.samples_seen_ = 0
         self.train_seconds_ = 0.0
         self._total_epochs = epochs
-        self.history_ = History(meta={"model": self.model_name, "task": getattr(task, "name", ""),
+        self.history_ = History(meta={"model": self.model_name, "task": getattr(X, "name", "") if is_task(X) else "",
                                       "seed": self.seed, "params": _jsonable(self.get_params())})
-        return self._run(data, epochs, callback, progress)
+        self._run(data, epochs, callbacks, progress, verbose)
+        return self
 
-    def partial_fit(self, task, epochs: int = 1, *, callback=None, progress: bool = False) -> History:
-        """Train ``epochs`` more epochs, continuing the same run (starting one if none)."""
+    def partial_fit(self, X, y=None, classes=None, *, epochs: int | None = None, callback=None, callbacks=None,
+                    progress: bool = False, verbose: int | None = None):
+        """Train ``epochs`` more epochs (default 1), continuing the same run (starting one if
+        none: then ``classes``, when given, are all the labels later calls may bring).
+        Arguments as for `fit`; returns ``self``."""
+        X, y, epochs = _epochs_in_place_of_y(X, y, epochs)
+        epochs = check_int("epochs", 1 if epochs is None else epochs, low=1)
         if not hasattr(self, "history_"):
-            return self.fit(task, epochs, callback=callback, progress=progress)
-        epochs = check_int("epochs", epochs, low=1)
-        data = self._check_task(task)
+            self.validate_params()
+            return self._fit_new(X, y, classes, epochs, CallbackList(callback, callbacks), progress, verbose)
+        if classes is not None and not np.array_equal(np.unique(np.asarray(classes)), self.classes_):
+            raise ValidationError("classes", classes, f"differ from the model's classes_ {self.classes_.tolist()[:10]}")
+        data, _ = self._data(X, y, None, reset=False)
         if self.history_.diverged:
-            return self.history_
+            return self
         if not hasattr(self, "_initial_norms"):  # a loaded model: growth counts from here
             self._initial_norms = [float(np.linalg.norm(W)) for W in self._weights()]
         self._total_epochs = max(self._total_epochs, self.epochs_done_ + epochs)
-        return self._run(data, epochs, callback, progress)
+        self._run(data, epochs, CallbackList(callback, callbacks), progress, verbose)
+        return self
 
-    def _run(self, data, epochs, callback, progress) -> History:
+    def _data(self, X, y, classes, reset: bool) -> tuple:
+        """The six training arrays (integer labels) of a Task or of arrays, and the classes."""
+        if is_task(X):
+            if y is not None:
+                raise ValidationError("y", y, "must be None when fitting a sim.tasks.Task (it holds the labels)")
+            fitted = not reset
+            if fitted and not np.array_equal(self.classes_, np.arange(self.n_classes_)):
+                raise ValidationError("task", X, f"the model was fitted on the labels {self.classes_.tolist()[:10]}; "
+                                                 "a Task's labels are 0..n_classes-1")
+            if reset and hasattr(self, "feature_names_in_"):  # from an earlier fit on a DataFrame
+                del self.feature_names_in_
+            data = task_data(X, self._dtype(), self.n_features_in_ if fitted else None,
+                             self.n_classes_ if fitted else None)
+            return data, (self.classes_ if fitted else np.arange(int(X.n_classes)))
+        if isinstance(X, (int, float, str)) or X is None:
+            raise ValidationError("task", X, "must be a sim.tasks.Task or an array X of shape (n_samples, n_features)")
+        X, y = check_Xy(self, X, y, reset=reset, dtype=self._dtype())
+        classes = unique_classes(y, classes) if reset else self.classes_
+        codes = self._encode("y", y, X.shape[0]) if not reset else encode_labels("y", y, classes)
+        fraction = self.validation_fraction
+        if fraction is None:
+            fraction = DEFAULT_VALIDATION_FRACTION if self.early_stopping else 0.0
+        return array_data(X, codes, fraction, split_rng(self.seed)), classes
+
+    def _run(self, data, epochs, callbacks, progress, verbose) -> None:
         X, y, X_val, y_val, X_test, y_test = data
+        verbose = check_verbose("verbose", self.verbose if verbose is None else verbose)
         self._stopper = None  # each fit / partial_fit call stops on its own data's validation split
         if self.early_stopping:
             if X_val.shape[0] == 0:
@@ -148,6 +222,7 @@ class Estimator:
         if progress:
             from tqdm.auto import tqdm
             bar = tqdm(total=epochs, desc=f"{self.model_name}", unit="epoch", leave=False)
+        callbacks.begin(self)
         try:
             for i in range(epochs):
                 before = [W.copy() for W in self._weights()]
@@ -155,7 +230,8 @@ class Estimator:
                 t0 = time.perf_counter()
                 with np.errstate(all="ignore"):
                     extra = self._train_epoch(X, y, self._rng_order, factor) or {}
-                self.train_seconds_ += time.perf_counter() - t0
+                seconds = time.perf_counter() - t0
+                self.train_seconds_ += seconds
                 self.epochs_done_ += 1
                 self.samples_seen_ += X.shape[0]
                 evaluate = self._evaluates(i, epochs)
@@ -166,9 +242,11 @@ class Estimator:
                     bar.set_postfix(val_acc=f"{record['val_accuracy']:.3f}")
                 if self._check_divergence(record):
                     break
-                stop = callback is not None and callback(self, record) is False
+                stop = callbacks.epoch_end(self, record)
                 # the test split is evaluated after every decision of the epoch, for the record
                 record.update(self._metrics("test", X_test, y_test, evaluate))
+                if verbose:
+                    print(epoch_line(record, self._total_epochs, seconds), flush=True)
                 if stop or (evaluate and self._early_stop(record)):
                     self.history_.stopped_early = not stop and i < epochs - 1
                     break
@@ -176,8 +254,8 @@ class Estimator:
             if bar is not None:
                 bar.close()
         self._restore_best()
+        callbacks.end(self)
         self._end_fit()
-        return self.history_
 
     def _end_fit(self) -> None:
         """Hook at the end of ``fit`` / ``partial_fit`` (e.g. to drop caches of codes that are only
@@ -242,155 +320,25 @@ class Estimator:
         return {f"{split}_loss": loss, f"{split}_accuracy": acc}
 
     def _evaluate(self, X, y) -> tuple[float, float]:
-        P = self._predict_proba_checked(X)
+        P = self._proba(X)
         if not np.all(np.isfinite(P)):
             return math.nan, math.nan
         acc = float(np.mean(np.argmax(P, axis=1) == y))
         return float(self._loss(P, y)), acc
 
-    # ----- validation -------------------------------------------------------------------
-    def _check_task(self, task):
-        for attr in ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test", "n_classes"):
-            if not hasattr(task, attr):
-                raise ValidationError("task", task, f"must be a sim.tasks.Task (missing {attr})")
-        n_classes = check_int("task.n_classes", task.n_classes, low=2, high=MAX_UNITS)  # one output unit each
-        dtype = self._dtype()
-        n_features = getattr(self, "n_features_in_", None) if hasattr(self, "history_") else None
-        X = check_array("X_train", task.X_train, n_features=n_features, dtype=dtype)
-        warn_input_scale("X_train", X)
-        X_test = check_array("X_test", task.X_test, n_features=X.shape[1], dtype=dtype)
-        X_val = check_array("X_val", task.X_val, n_features=X.shape[1], dtype=dtype, min_rows=0)
-        y = check_labels("y_train", task.y_train, n_classes, n_samples=X.shape[0])
-        y_val = check_labels("y_val", task.y_val, n_classes, n_samples=X_val.shape[0])
-        y_test = check_labels("y_test", task.y_test, n_classes, n_samples=X_test.shape[0])
-        if hasattr(self, "history_") and n_classes != self.n_classes_:
-            raise ValidationError("task.n_classes", n_classes, f"the model was fitted with {self.n_classes_} classes")
-        return X, y, X_val, y_val, X_test, y_test
 
-    def _check_X(self, X) -> np.ndarray:
-        self.check_fitted()
-        return check_array("X", X, n_features=self.n_features_in_, dtype=self._dtype())
 
-    def check_fitted(self) -> None:
-        """Raise `ValidationError` unless the model has been fitted."""
-        if not hasattr(self, "history_"):
-            raise ValidationError("model", type(self).__name__, "is not fitted yet: call fit(task) first")
-
-    def _dtype(self):
-        return check_dtype("dtype", self.dtype)
-
-    # ----- prediction -------------------------------------------------------------------
-    def _predict_proba_checked(self, X):
-        return self._proba(X)
-
-    def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities (or output rates for MSE outputs), shape (n_samples, n_classes).
-
-        Warns (RuntimeWarning) when the model diverged during training: its outputs are then
-        meaningless (often NaN, which `predict` would turn into class 0)."""
-        X = self._check_X(X)
-        self._warn_if_diverged()
-        quiet = np.errstate(all="ignore") if self.history_.diverged else contextlib.nullcontext()
-        with quiet:  # a diverged model's one warning says it all
-            return self._proba(X)
-
-    def _warn_if_diverged(self) -> None:
-        if self.history_.diverged:
-            warnings.warn(f"{type(self).__name__} diverged during training ({self.history_.diverged_reason}): "
-                          "its predictions are meaningless", RuntimeWarning, stacklevel=3)
-
-    def predict(self, X) -> np.ndarray:
-        """Predicted labels, shape (n_samples,), int64."""
-        return np.argmax(self.predict_proba(X), axis=1).astype(np.int64)
-
-    def evaluate(self, X, y) -> dict:
-        """``{"loss": ..., "accuracy": ...}`` of the model as it is on ``X, y`` (the loss the model
-        trains on, in nats for cross-entropy; NaN for non-finite outputs)."""
-        X = self._check_X(X)
-        y = check_labels("y", y, self.n_classes_, n_samples=X.shape[0])
-        with np.errstate(all="ignore"):
-            loss, accuracy = self._evaluate(X, y)
-        return {"loss": loss, "accuracy": accuracy}
-
-    def evaluate_splits(self, task) -> dict:
-        """``train_/val_/test_`` ``loss`` and ``accuracy`` of the model as it is (the best epoch's
-        after early stopping) on the three splits of ``task``; NaN for an empty split; for a
-        diverged run, its last epoch's record."""
-        self.check_fitted()
-        out = {}
-        for split in ("train", "val", "test"):
-            X, y = getattr(task, f"X_{split}"), getattr(task, f"y_{split}")
-            if self.history_.diverged:
-                metrics = {k: self.history_.last(f"{split}_{k}") for k in ("loss", "accuracy")}
-            elif len(y) == 0:
-                metrics = {"loss": math.nan, "accuracy": math.nan}
-            else:
-                metrics = self.evaluate(X, y)
-            out.update({f"{split}_{k}": v for k, v in metrics.items()})
-        return out
-
-    def score(self, X, y) -> float:
-        """Accuracy (fraction correct) on ``X, y`` (warns for a diverged model, as `predict_proba`)."""
-        X = self._check_X(X)
-        self._warn_if_diverged()
-        y = check_labels("y", y, self.n_classes_, n_samples=X.shape[0])
-        return float(np.mean(np.argmax(self._proba(X), axis=1) == y))
-
-    def hidden_rates(self, X, layer: int = -1) -> np.ndarray:
-        """Rates of hidden layer ``layer`` for inputs ``X``, shape (n_samples, layer size).
-
-        Raises `ValidationError` for a model without hidden layers or a layer out of range.
-        """
-        return self._hidden_rates(self._check_X(X), layer)
-
-    def export_arrays(self) -> dict:
-        """Arrays an analysis of a stored run may need (copies, C order): ``W1``, the weights of
-        the first connection (n_post, n_features), and what the model adds (`_export_arrays`)."""
-        self.check_fitted()
-        arrays = {}
-        net = getattr(self, "network_", None)
-        if net is not None and net.connections:
-            arrays["W1"] = np.array(net.connections[0].W, order="C")
-        arrays.update(self._export_arrays())
-        return arrays
-
-    def _export_arrays(self) -> dict:
-        return {}
-
-    # ----- persistence ------------------------------------------------------------------
-    def save(self, path) -> None:
-        """Write the model (parameters, learned state, history) to ``path`` (.npz)."""
-        from sim.models.persistence import save_model
-        save_model(self, path)
-
-    def state_arrays(self) -> dict:
-        """The learned arrays (weights, optimizer and rule state) that `save` writes."""
-        self.check_fitted()
-        return {k: np.asarray(v) for k, v in self._get_state().items()}
-
-    def fitted_state(self) -> dict:
-        """The fitted scalars (sizes, counters, the data-order generator's state) that `save` writes."""
-        self.check_fitted()
-        return {"n_features_in_": self.n_features_in_, "n_classes_": self.n_classes_,
-                "epochs_done_": self.epochs_done_, "samples_seen_": self.samples_seen_,
-                "train_seconds_": self.train_seconds_, "_total_epochs": self._total_epochs,
-                "rng_order": self._rng_order.bit_generator.state}
-
-    def restore_state(self, arrays: dict, fitted: dict, history: History) -> Estimator:
-        """Become the fitted model that `state_arrays` / `fitted_state` / ``history_`` describe."""
-        fitted = dict(fitted)
-        rng_state = fitted.pop("rng_order")
-        for key in ("n_features_in_", "n_classes_", "epochs_done_", "samples_seen_", "train_seconds_"):
-            setattr(self, key, fitted[key])
-        self._total_epochs = fitted["_total_epochs"]
-        self._rng_order = np.random.default_rng(0)  # state replaced just below
-        self._rng_order.bit_generator.state = rng_state
-        self.history_ = history
-        self.validate_params()
-        # early stopping goes on counting from here if training continues (partial_fit)
-        self._stopper = EarlyStopping(self.n_iter_no_change, self.tol) if self.early_stopping else None
-        self._set_state(arrays)
-        return self
+def _epochs_in_place_of_y(X, y, epochs):
+    """``fit(task, N)``: an int ``N`` after a Task is the number of epochs (the signature before
+    ``y`` existed); an int after arrays is refused (labels are needed)."""
+    if isinstance(y, (int, np.integer)) and not isinstance(y, bool):
+        if not is_task(X):
+            raise ValidationError("y", y, "must be an array of labels, one per row of X (an int in place of y means "
+                                          "epochs, which needs a sim.tasks.Task as the first argument)")
+        if epochs is not None:
+            raise ValidationError("epochs", epochs, f"given twice (also as the int {y} after the task)")
+        return X, None, int(y)
+    return X, y, epochs
 
 
 def _jsonable(params: dict) -> dict:

@@ -115,9 +115,9 @@ class HebbianNet(Estimator):
         L2 decay of the readout weights (each synapse decays toward 0: still local).
     batch_size : int
         Presentations per minibatch: they settle in parallel with weights fixed.
-    early_stopping, n_iter_no_change, tol, eval_every
-        Early stopping on validation and the evaluation cadence, as for `BackpropMLP`
-        (`sim.models.early_stopping`); only epochs in which the readout learns count.
+    early_stopping, validation_fraction, n_iter_no_change, tol, eval_every, epochs, warm_start, verbose
+        The training loop, as for `BackpropMLP` (`sim.models.early_stopping`); only epochs in
+        which the readout learns count for early stopping.
     dtype : {'float32', 'float64'}
     seed : int
     """
@@ -133,8 +133,8 @@ class HebbianNet(Estimator):
                  init_scale=1.0, hidden_lr=None, hidden_lr_schedule="linear",
                  hidden_epochs=None, schedule="sequential", readout_power=1.0, readout_scaling="rms",
                  readout_optimizer="adam", readout_lr=3e-3, readout_decay=0.0, lr_schedule="constant",
-                 batch_size=20, early_stopping=False, n_iter_no_change=10, tol=1e-4, eval_every=1, dtype="float32",
-                 seed=0):
+                 batch_size=20, early_stopping=False, validation_fraction=None, n_iter_no_change=10, tol=1e-4,
+                 eval_every=1, epochs=10, warm_start=False, verbose=0, dtype="float32", seed=0):
         self.hidden = hidden
         self.rule = rule
         self.rule_params = rule_params
@@ -166,9 +166,11 @@ class HebbianNet(Estimator):
         self.lr_schedule = lr_schedule
         self.batch_size = batch_size
         self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
         self.eval_every = eval_every
+        self.epochs, self.warm_start, self.verbose = epochs, warm_start, verbose
         self.dtype = dtype
         self.seed = seed
 
@@ -224,7 +226,8 @@ class HebbianNet(Estimator):
             R = np.concatenate([part[0] for part in parts])
             codes.append(R)
             steps.append(float(np.mean([part[1] for part in parts])))
-        self._cache = (self._cache + [(X, codes, float(np.sum(steps)))])[-4:]  # train, test, two evaluation sets
+        if self._caching:  # outside fit, predicting changes nothing of the model
+            self._cache = (self._cache + [(X, codes, float(np.sum(steps)))])[-4:]  # train, test, two evaluation sets
         return codes
 
     def _code(self, X):

@@ -66,6 +66,24 @@ class History:
     def epochs(self) -> int:
         return len(self.records)
 
+    @property
+    def history(self) -> dict:
+        """Keras's ``History.history``: one list per recorded field (every field of any record, in
+        the order first seen), one entry per epoch; a field an epoch lacks is NaN there, so
+        ``history[k][i] == records[i][k]`` wherever the record has ``k``."""
+        keys = list(dict.fromkeys(k for r in self.records for k in r))
+        return {k: [r.get(k, math.nan) for r in self.records] for k in keys}
+
+    def to_dataframe(self):
+        """The records as a `pandas.DataFrame`, one row per epoch (pandas is optional: install
+        the extra, ``pip install "neurocompare[pandas]"``)."""
+        try:
+            import pandas
+        except ImportError:
+            raise ImportError("History.to_dataframe needs pandas, an optional dependency: "
+                              'pip install "neurocompare[pandas]" (or pip install pandas)') from None
+        return pandas.DataFrame(self.history)
+
     def last(self, key: str, default=math.nan):
         """Value of ``key`` at the last finished epoch."""
         return self.records[-1].get(key, default) if self.records else default

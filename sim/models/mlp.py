@@ -93,6 +93,15 @@ class BackpropMLP(Estimator):
     eval_every : int >= 0
         Epochs between evaluations of the train / validation / test metrics (and the last
         epoch of every ``fit`` call always; 0: only then). Unevaluated epochs record NaN.
+    validation_fraction : float in [0, 1), optional
+        With array input (``fit(X, y)``): share of the rows held out, stratified and seeded, as
+        the validation split; None: 0.1 with ``early_stopping``, else none. A Task brings its own.
+    epochs : int >= 1
+        Epochs of ``fit`` (``fit(..., epochs=N)`` overrides it for one call).
+    warm_start : bool
+        ``fit`` on a fitted model continues its run (as `partial_fit` with ``epochs``).
+    verbose : int >= 0
+        0 silent; 1 one line per epoch (loss, accuracy, validation metrics, seconds).
     dtype : {'float32', 'float64'}
     seed : int
         Root seed: weights, data order and any noise come from independent streams of it.
@@ -104,8 +113,8 @@ class BackpropMLP(Estimator):
                  optimizer="adam", lr=1e-3, lr_schedule="constant", batch_size=32, weight_decay=0.0,
                  init="glorot_uniform", w_inh=0.0, tau=10.0, dt=None, settle="auto", settle_tol=1e-6,
                  max_steps=500, dale=None, p_connect=1.0, bounds=None, max_norm=None, freeze_hidden_after=None,
-                 early_stopping=False,
-                 n_iter_no_change=10, tol=1e-4, eval_every=1, dtype="float32", seed=0):
+                 early_stopping=False, validation_fraction=None, n_iter_no_change=10, tol=1e-4, eval_every=1,
+                 epochs=10, warm_start=False, verbose=0, dtype="float32", seed=0):
         self.hidden = hidden
         self.activation = activation
         self.output = output
@@ -128,9 +137,13 @@ class BackpropMLP(Estimator):
         self.max_norm = max_norm
         self.freeze_hidden_after = freeze_hidden_after
         self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
         self.eval_every = eval_every
+        self.epochs = epochs
+        self.warm_start = warm_start
+        self.verbose = verbose
         self.dtype = dtype
         self.seed = seed
 

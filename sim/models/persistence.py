@@ -1,7 +1,10 @@
 """Saving and loading fitted models: one ``.npz`` file, checked on load.
 
 The file holds the model's arrays plus a JSON header (format, model name, constructor
-parameters, package version, history, fitted scalars and a SHA-256 checksum).
+parameters, package version, history, fitted scalars, the class labels ``classes_`` as plain
+JSON (bool, int, float or str values only; `sim.models.inputs.classes_to_json`) and a SHA-256
+checksum). A file without ``classes_`` (written before labels were saved) loads with
+``classes_ = arange(n_classes_)``.
 
 What makes loading safe
 -----------------------

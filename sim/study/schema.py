@@ -18,6 +18,7 @@ import numpy as np
 from sim import models, tasks
 from sim.errors import ValidationError
 from sim.models import presets
+from sim.models.early_stopping import TASK_NEUTRAL_PARAMS
 from sim.models.estimator import MAX_UNITS
 from sim.study import robustness
 from sim.study.comparisons import comparisons
@@ -243,7 +244,8 @@ def _build_params(path, name, params):
         raise exc from None
     except (TypeError, ValueError) as exc:
         raise ValidationError(path, params, f"refused by {name} ({exc})") from None
-    full = {k: v for k, v in model.get_params().items() if k != "seed"}
+    full = {k: v for k, v in model.get_params().items()
+            if k != "seed" and (k in params or k not in TASK_NEUTRAL_PARAMS)}
     try:
         canonical_json(full)
     except TypeError as exc:
