@@ -134,7 +134,8 @@ def _curves_figure(d, out_dir, formats):
     norms = list(d["curves"])
     tasks = [t for t in d["tasks"] if any(t in d["curves"][n] for n in norms)]
     style.apply()
-    fig, axes = style.plt.subplots(len(norms), len(tasks), figsize=style.figsize("double", height=2.4 * len(norms) + 1.2),
+    size = style.figsize("double", height=2.4 * len(norms) + 1.2)
+    fig, axes = style.plt.subplots(len(norms), len(tasks), figsize=size,
                                    squeeze=False, constrained_layout=True)
     counts = {}
     for i, norm in enumerate(norms):
@@ -163,7 +164,8 @@ def _transfer_figure(d, out_dir, formats):
     panels = [(i, j, norm, task, pair, d["transfer"][norm][task][pair]) for i, norm in enumerate(norms)
               for j, (task, pair) in enumerate(columns) if pair in d["transfer"][norm].get(task, {})]
     style.apply()
-    fig, axes = style.plt.subplots(len(norms), len(columns), figsize=style.figsize("double", height=2.4 * len(norms) + 0.6),
+    size = style.figsize("double", height=2.4 * len(norms) + 0.6)
+    fig, axes = style.plt.subplots(len(norms), len(columns), figsize=size,
                                    squeeze=False, constrained_layout=True)
     for ax in axes.ravel():
         ax.set_visible(False)
