@@ -143,7 +143,7 @@ def _write_table(d, tasks, names, out_dir) -> list[str]:
         for model in model_order(d[task]):
             for part, v in d[task][model].get("phases", {}).items():
                 label = names.mapping([model], [task], named=False)[model]
-                lines.append(f"| {task} | {label} | {part} | {int(np.median(v['epochs']))} | "
+                lines.append(f"| {task} | `{model}`: {label} | {part} | {int(np.median(v['epochs']))} | "
                              f"{pm(*v['cosine'], digits=3, sign=True)} | {pm(*v['z'], digits=2, sign=True)} | "
                              f"{v['n']} |")
                 rows += 1

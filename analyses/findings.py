@@ -143,7 +143,11 @@ def _extra_sections(d) -> dict:
     pairs = [tuple(p) for p in d["family"]["primary"]]
     b = bars.data(d["results_dir"])
     c = continual.data(d["results_dir"])
-    return {"bars_tasks": b["tasks"], "bars": bars_section(b, pairs), "sequential": sequential_section(c, pairs)}
+    sequential = sequential_section(c, pairs)
+    if sequential:  # every task of the study is accounted for
+        sequential += [f"- {t}: no sequential runs (the study's sequential condition covers "
+                       f"{', '.join(c['tasks'])})." for t in d["tasks"] if t not in c["tasks"]]
+    return {"bars_tasks": b["tasks"], "bars": bars_section(b, pairs), "sequential": sequential}
 
 
 def paired_family(values, pairs) -> list[dict]:
@@ -218,8 +222,7 @@ def bars_section(b, pairs) -> list[str]:
                   for m, p in b["probe"][t].items()} for t in b["tasks"]}
     tests = paired_family(values, pairs)
     for task in b["tasks"]:
-        def names(m, task=task):
-            return "raw pixels" if m == PIXELS else b["model_labels"].mapping([m], [task], named=False)[m]
+        names = _namer(b["model_labels"], [m for m in b["probe"][task] if m != PIXELS], task, {PIXELS: "raw pixels"})
         probe = b["probe"][task]
         listed = "; ".join(f"{names(m)} {_interval(100 * p['exact_match']['mean'], 100 * p['exact_match']['ci'])}%"
                            for m, p in probe.items())
@@ -251,9 +254,7 @@ def sequential_section(c, pairs) -> list[str]:
     for task in c["tasks"]:
         curves = c["curves"][task]
         first = next(iter(curves.values()))
-
-        def names(m, task=task):
-            return c["model_labels"].mapping([m], [task], named=False)[m]
+        names = _namer(c["model_labels"], list(curves), task)
         halves = (f"classes {_classes(first['first'])}, then {_classes(first['second'])}")
         listed = "; ".join(f"{names(m)} {_interval(100 * e['forgetting_mean'], 100 * e['forgetting_ci'])} pp "
                            f"(from {100 * e['end_phase1_mean']:.1f}% to {100 * e['final_first_mean']:.1f}%)"
@@ -263,6 +264,14 @@ def sequential_section(c, pairs) -> list[str]:
         lines += [f"- {task}, sequential: {_pair_sentence(t, names, 'sequential', len(tests))}."
                   for t in tests if t["task"] == task]
     return lines
+
+
+def _namer(model_labels, models, task, fixed=None):
+    """``name(model)``: its label on ``task``, with its study key where two models share a label."""
+    text = model_labels.mapping(models, [task], named=False)
+    shared = {t for t in text.values() if list(text.values()).count(t) > 1}
+    fixed = fixed or {}
+    return lambda m: fixed.get(m) or (f"{text[m]} (`{m}`)" if text[m] in shared else text[m])
 
 
 def _classes(classes) -> str:

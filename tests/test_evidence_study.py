@@ -194,6 +194,7 @@ def test_sequential_findings_cover_every_sequential_task(tiny):
     for task in c["tasks"]:
         assert f"- {task}, sequential: Hebbian (competitive), inhibition 0.3 − Backprop MLP (hidden frozen after 4 " \
                "epochs), steady: " in text
+    assert "no sequential runs" not in text  # both tasks have them
     # the count label of bars is labelled secondary where the test table's findings name it
     assert "- bars (count label, a secondary task" in text
     # the frozen MLP appears in no accuracy table (it has no standard runs)
