@@ -34,8 +34,9 @@ def data(results_dir) -> dict:
         the first half at the last phase-1 epoch, from the curves), ``stored_phase1`` (the run's
         ``evaluation.phase1.acc_first``), ``final_first`` and ``final_second`` (after phase 2),
         ``forgetting`` (``end_phase1 - final_first``, fractions) with ``forgetting_mean``,
-        ``forgetting_ci``; ``model_labels``: what each model is, from its runs' parameters
-        (`analyses.common.ModelLabels`).
+        ``forgetting_ci`` (95% t half-width over seeds), and ``<key>_mean`` / ``<key>_ci`` of
+        ``end_phase1``, ``final_first`` and ``final_second``; ``model_labels``: what each model
+        is, from its runs' parameters (`analyses.common.ModelLabels`).
     """
     runs = finished_runs(results_dir, "sequential")
     groups = group(runs, "task", "model")
@@ -73,6 +74,8 @@ def data(results_dir) -> dict:
             forgetting = np.subtract(end1, entry["final_first"])
             entry["forgetting"] = forgetting
             entry["forgetting_mean"], entry["forgetting_ci"] = mean_ci(forgetting)
+            for key in ("end_phase1", "final_first", "final_second"):
+                entry[f"{key}_mean"], entry[f"{key}_ci"] = mean_ci(entry[key])
             curves[task][model] = entry
     return {"tasks": tasks, "curves": curves, "model_labels": ModelLabels.of(results_dir, runs)}
 
@@ -142,20 +145,27 @@ def _forgetting_figure(d, out_dir, formats):
             before, after = 100 * np.nanmean(c["end_phase1"]), 100 * np.nanmean(c["final_first"])
             ax.bar(x, before, width * 0.9, color=style.color(model), alpha=0.3)
             ax.bar(x, after, width * 0.9, color=style.color(model), alpha=0.95)
-            ax.text(x, before + 1.5, f"{-100 * c['forgetting_mean']:+.0f}", ha="center", fontsize=8)
+            for level, ci in ((before, c["end_phase1_ci"]), (after, c["final_first_ci"])):
+                if np.isfinite(ci):
+                    ax.errorbar(x, level, 100 * ci, color="k", capsize=2.5, linewidth=1)
+            top = before + 100 * np.nan_to_num(c["end_phase1_ci"])
+            drop = f"{-100 * c['forgetting_mean']:+.0f}"
+            if np.isfinite(c["forgetting_ci"]):
+                drop += f"\n±{100 * c['forgetting_ci']:.0f}"
+            ax.text(x, min(top, 100) + 1.5, drop, ha="center", fontsize=7.5)
     chance = {100 / len(d["curves"][t][m]["first"]) for t in tasks for m in d["curves"][t]}
     for level in chance:
         ax.axhline(level, color="0.35", linewidth=1, linestyle=(0, (1, 3)))
-    ax.set_ylim(0, 112)
+    ax.set_ylim(0, 118)
     ax.set_ylabel("first-half test accuracy (%)")
     ax.set_title("Forgetting of the first half")
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
     extra = [(Patch(color="0.5", alpha=0.3), "after phase 1"),
-             (Patch(color="0.5", alpha=0.95), "after phase 2 (number: the drop, points)"),
+             (Patch(color="0.5", alpha=0.95), "after phase 2 (number: the drop ± 95% CI, points)"),
              (Line2D([], [], color="0.35", linestyle=(0, (1, 3))), "chance on the first half")]
     model_legend(fig, models, counts, extra=extra, ncols=2,
-                 title=ci_title(counts.values()).replace("± 95% CI ", ""),
+                 title=ci_title(counts.values()),
                  labels=d["model_labels"].mapping(models, tasks))
     return style.save(fig, out_dir, "forgetting", formats)
 
@@ -187,8 +197,9 @@ def build(results_dir, out_dir="figures", formats=("png", "pdf")) -> list[dict]:
         {"name": "forgetting", "paths": _forgetting_figure(d, out_dir, formats),
          "title": "Forgetting of the first half",
          "caption": "Test accuracy on the first half of the classes at the end of phase 1 (light "
-                    "bar) and at the end of phase 2 (dark bar), mean over seeds; the number above "
-                    "each bar is the drop in percentage points; the dotted line is chance among the "
+                    "bar) and at the end of phase 2 (dark bar), mean ± 95% CI over seeds; the number "
+                    "above each bar is the drop in percentage points with its 95% CI over seeds (the "
+                    "CI of the per-seed drops); the dotted line is chance among the "
                     "first half's classes. Look for which learning rule keeps more of what it "
                     "learned first, and check the light bar first: a model that never rose above "
                     "chance in phase 1 had nothing to forget."},

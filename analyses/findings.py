@@ -13,15 +13,25 @@ whether significant or not::
 A significant comparison reads ``significant (Holm p = 0.003; d_z = −1.90; 10 splits)``; the
 difference is the first model minus the second, so its sign is the direction. Where every seed
 is tested on the same items (a fixed split), the sentence adds the test-sampling SD its CI omits.
+
+Given the store (``d["results_dir"]``), two more generated sections follow, each its own test
+family (paired t over seeds, Holm within the section):
+
+* **Bars** (`analyses.bars`): on a bars task the count label is a secondary task (its sentences
+  above say so); the finding is the which-bars probe: exact-match accuracy of every code and of the
+  raw pixels with 95% CIs, the bars-learned score per seed, and the primary pairs on the probe.
+* **Sequential learning** (`analyses.continual`): per task, the forgetting of the first half
+  (accuracy on it after phase 1 minus after phase 2, percentage points) of every model with its
+  95% CI, and the primary pairs plus each sequential-only model against the first primary model.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .stats import POWER
+from .stats import POWER, holm, paired_effect, paired_test
 
-__all__ = ["sentence", "sentences", "markdown", "format_p"]
+__all__ = ["sentence", "sentences", "markdown", "format_p", "paired_family", "bars_section", "sequential_section"]
 
 MINUS = "\u2212"
 
@@ -109,10 +119,161 @@ def markdown(d: dict) -> str:
         + "; ".join(f"{task}: {v['varies']}" for task, v in d["variation"].items()) + ".",
         "",
     ]
-    found = sentences(tests)
+    extra = _extra_sections(d)
+    bars_tasks = set(extra.get("bars_tasks", ()))
+    found = [(f"{t['task']} (count label, a secondary task; the which-bars probe below is the bars finding):"
+              + sentence(t)[len(t["task"]) + 1:]) if t["task"] in bars_tasks else sentence(t)
+             for t in tests if t["family"] == "primary"]
     lines += [f"- {s}" for s in found] if found else ["- No primary comparison has runs to compare."]
     rest = sum(t["family"] == "exploratory" for t in tests)
     if rest:
         lines += ["", f"The other {rest} comparisons are exploratory (Holm-corrected within their own family; "
                       "`summary_tests.csv`, family `exploratory`, and the summary tables) and are not findings."]
+    for section in ("bars", "sequential"):
+        if extra.get(section):
+            lines += ["", *extra[section]]
     return "\n".join(lines) + "\n"
+
+
+def _extra_sections(d) -> dict:
+    """The bars and sequential sections of a stored study (empty without ``d["results_dir"]``)."""
+    if not d.get("results_dir"):
+        return {}
+    from . import bars, continual  # analyses that read the same store
+    pairs = [tuple(p) for p in d["family"]["primary"]]
+    b = bars.data(d["results_dir"])
+    c = continual.data(d["results_dir"])
+    sequential = sequential_section(c, pairs)
+    if sequential:  # every task of the study is accounted for
+        sequential += [f"- {t}: no sequential runs (the study's sequential condition covers "
+                       f"{', '.join(c['tasks'])})." for t in d["tasks"] if t not in c["tasks"]]
+    return {"bars_tasks": b["tasks"], "bars": bars_section(b, pairs), "sequential": sequential}
+
+
+def paired_family(values, pairs) -> list[dict]:
+    """Paired t-tests over seeds of per-seed values, Holm-adjusted over the whole family.
+
+    Parameters
+    ----------
+    values : dict
+        ``{task: {model: {seed index: value}}}`` (values in the unit to report, e.g. pp).
+    pairs : sequence of (str, str)
+        ``(a, b)``: ``a - b`` is tested on every task where both have values on >= 2 common seeds.
+
+    Returns
+    -------
+    list of dict
+        ``task``, ``a``, ``b``, ``n``, the `analyses.stats.paired_effect` of the differences
+        (``mean``, ``low``, ``high``, ``sd``, ``d_z``, ``mde``), ``p`` (paired t), ``p_holm`` and
+        ``significant`` (``p_holm < 0.05``), in task then pair order.
+    """
+    out = []
+    for task, by_model in values.items():
+        for a, b in pairs:
+            if a not in by_model or b not in by_model:
+                continue
+            seeds = sorted(set(by_model[a]) & set(by_model[b]))
+            va = np.array([by_model[a][s] for s in seeds], dtype=np.float64)
+            vb = np.array([by_model[b][s] for s in seeds], dtype=np.float64)
+            ok = np.isfinite(va) & np.isfinite(vb)
+            if ok.sum() < 2:
+                continue
+            eff = paired_effect(va[ok] - vb[ok])
+            p = paired_test(va[ok], vb[ok]) if eff["sd"] > 0 or eff["mean"] == 0 else float("nan")
+            out.append({"task": task, "a": a, "b": b, **eff, "p": p})
+    tested = [i for i, t in enumerate(out) if np.isfinite(t["p"])]
+    adjusted = holm([out[i]["p"] for i in tested]) if tested else []
+    for t in out:
+        t["p_holm"], t["significant"] = float("nan"), False
+    for i, q in zip(tested, adjusted):
+        out[i]["p_holm"], out[i]["significant"] = float(q), bool(q < 0.05)
+    return out
+
+
+def _interval(mean, ci, digits=1) -> str:
+    if not np.isfinite(ci):
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} [95% CI {mean - ci:.{digits}f}, {mean + ci:.{digits}f}]".replace("-", MINUS)
+
+
+def _pair_sentence(t, names, what, size) -> str:
+    head = (f"{names(t['a'])} − {names(t['b'])}: {_signed(t['mean'])} pp "
+            f"[95% CI {_signed(t['low'])}, {_signed(t['high'])}]")
+    if not np.isfinite(t["p"]):
+        return f"{head} on every one of the {t['n']} seeds, not tested by the paired t (a constant difference)"
+    inner = [f"Holm p {format_p(t['p_holm'])} over the {size} {what} comparisons", f"d_z = {_signed(t['d_z'], 2)}"]
+    if not t["significant"]:
+        inner.append(f"an effect above {t['mde']:.1f} pp would have been detected with {POWER:.0%} power")
+    inner.append(f"{t['n']} seeds")
+    return f"{head}, {'significant' if t['significant'] else 'not significant'} ({'; '.join(inner)})"
+
+
+def bars_section(b, pairs) -> list[str]:
+    """Markdown lines of the which-bars finding (`analyses.bars.data` ``b``); [] without probes."""
+    if not b["tasks"]:
+        return []
+    from .bars import PIXELS
+    lines = ["### Bars: which bars are on", "",
+             "The probe (`analyses.bars`): one logistic regression per bar on a representation, fitted on the "
+             "training split with C chosen on validation, scored on the test split by exact match (every bar of "
+             "an image right); bars learned: bars matched by distinct hidden units with Pearson r >= 0.8. "
+             "Paired t over seeds, Holm within this section.", ""]
+    values = {t: {m: dict(zip(p["seeds"], 100 * np.asarray(p["exact_match"]["values"])))
+                  for m, p in b["probe"][t].items()} for t in b["tasks"]}
+    tests = paired_family(values, pairs)
+    for task in b["tasks"]:
+        names = _namer(b["model_labels"], [m for m in b["probe"][task] if m != PIXELS], task, {PIXELS: "raw pixels"})
+        probe = b["probe"][task]
+        listed = "; ".join(f"{names(m)} {_interval(100 * p['exact_match']['mean'], 100 * p['exact_match']['ci'])}%"
+                           for m, p in probe.items())
+        n = max(p["exact_match"]["n"] for p in probe.values())
+        learned = "; ".join(f"{names(m)} {' '.join(map(str, v['values']))} of {v['n_bars']} (min {v['min']})"
+                            for m, v in b["learned"][task].items())
+        lines.append(f"- {task}: exact-match accuracy of the which-bars probe ({n} seeds): {listed}. "
+                     f"Bars learned per seed: {learned or 'no first-layer weights'}.")
+        lines += [f"- {task}: {_pair_sentence(t, names, 'probe', len(tests))}." for t in tests if t["task"] == task]
+    return lines
+
+
+def sequential_section(c, pairs) -> list[str]:
+    """Markdown lines of the sequential-learning findings (`analyses.continual.data` ``c``)."""
+    if not c["tasks"]:
+        return []
+    models = {m for t in c["tasks"] for m in c["curves"][t]}
+    primary = [p for p in pairs if p[0] in models and p[1] in models]
+    anchor = primary[0][0] if primary else None
+    named = {m for p in primary for m in p}
+    extra = [(anchor, m) for m in sorted(models - named)] if anchor else []
+    values = {t: {m: dict(zip(e["seeds"], 100 * np.asarray(e["forgetting"], dtype=np.float64)))
+                  for m, e in c["curves"][t].items()} for t in c["tasks"]}
+    tests = paired_family(values, primary + extra)
+    lines = ["### Sequential learning", "",
+             "Forgetting: a model's test accuracy on the first half of the classes at the end of phase 1 (trained "
+             "on that half only) minus at the end of phase 2 (then trained on the second half only), in "
+             "percentage points, mean with 95% CI over seeds; paired t over seeds, Holm within this section.", ""]
+    for task in c["tasks"]:
+        curves = c["curves"][task]
+        first = next(iter(curves.values()))
+        names = _namer(c["model_labels"], list(curves), task)
+        halves = (f"classes {_classes(first['first'])}, then {_classes(first['second'])}")
+        listed = "; ".join(f"{names(m)} {_interval(100 * e['forgetting_mean'], 100 * e['forgetting_ci'])} pp "
+                           f"(from {100 * e['end_phase1_mean']:.1f}% to {100 * e['final_first_mean']:.1f}%)"
+                           for m, e in curves.items())
+        n = max(e["n"] for e in curves.values())
+        lines.append(f"- {task}, sequential ({halves}; {n} seeds): forgetting of the first half: {listed}.")
+        lines += [f"- {task}, sequential: {_pair_sentence(t, names, 'sequential', len(tests))}."
+                  for t in tests if t["task"] == task]
+    return lines
+
+
+def _namer(model_labels, models, task, fixed=None):
+    """``name(model)``: its label on ``task``, with its study key where two models share a label."""
+    text = model_labels.mapping(models, [task], named=False)
+    shared = {t for t in text.values() if list(text.values()).count(t) > 1}
+    fixed = fixed or {}
+    return lambda m: fixed.get(m) or (f"{text[m]} (`{m}`)" if text[m] in shared else text[m])
+
+
+def _classes(classes) -> str:
+    c = sorted(classes)
+    return f"{c[0]}-{c[-1]}" if len(c) > 2 and c == list(range(c[0], c[-1] + 1)) else ",".join(map(str, c))

@@ -30,6 +30,7 @@ SECTIONS = (
     ("generalization", "Generalization", False),
     ("capacity", "Hidden units", True),
     ("continual", "Sequential learning", False),
+    ("bars", "Bars: which bars are on", True),
     ("boundaries", "Decision boundaries", False),
     ("receptive_fields", "Receptive fields", False),
     ("representations", "Representations", False),

@@ -156,7 +156,7 @@ def data(results_dir) -> dict:
     tests = comparisons.table(st, tasks, models, accuracy, text, {t: rs for (t,), rs in by_task.items()}, fam)
     variation = {t: comparisons.variation(r["config"] for r in by_task.get((t,), [])) for t in tasks}
     return {"tasks": tasks, "rows": rows, "tests": tests, "n_comparisons": len(tests), "family": fam,
-            "variation": variation, "model_labels": names}
+            "variation": variation, "model_labels": names, "results_dir": str(results_dir)}
 
 
 # ----------------------------------------------------------------------------- formatting

@@ -104,8 +104,10 @@ def test_the_reports_findings_are_the_generated_sentences_for_every_task(store, 
     assert text.count("## Findings") == 1 and "- [Findings](#findings)" in text
     section = text.split("## Findings\n\n", 1)[1].split("\n## ", 1)[0]
     assert section.strip() == generated.strip()
-    bullets = [line[2:] for line in section.splitlines() if line.startswith("- ")]
+    primary, _, rest = section.partition("\n### ")  # then the generated bars / sequential sections
+    bullets = [line[2:] for line in primary.splitlines() if line.startswith("- ")]
     assert bullets == findings.sentences(d["tests"])
+    assert rest.startswith("Sequential learning") and "- digits, sequential (classes 0-4, then 5-9" in rest
     pairs = [("hebbian", "mlp"), ("hebbian", "random"), ("mlp", "random")]  # quick.toml's [comparisons]
     assert [(t["task"], t["model_a"], t["model_b"]) for t in d["tests"] if t["family"] == "primary"] == [
         (task, a, b) for task in ("moons", "digits") for a, b in pairs]

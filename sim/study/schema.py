@@ -35,7 +35,7 @@ DEFAULT_SEEDS = 10  # seed indices of a study that does not say: enough for an e
 SPLITS = ("per_seed", "fixed")
 MODEL_KEYS = ("model", "preset", "epochs", "tasks", "random_control", "search")
 CONDITION_KEYS = ("noise", "occlusion", "train_per_class", "sequential", "hidden_units", "adversarial", "cost")
-SEQUENTIAL_KEYS = ("tasks", "first", "second", "epochs")
+SEQUENTIAL_KEYS = ("tasks", "first", "second", "epochs", "only")
 
 
 def validate(raw: dict, default_name: str = "study", base=None) -> dict:
@@ -298,7 +298,11 @@ def _parse_conditions(raw, task_info, model_info):
         if set(parts["first"]) & set(parts["second"]):
             raise ValidationError(f"{path}.second", seq["second"], "must not share classes with first")
         epochs = check_int(f"{path}.epochs", seq["epochs"], low=1) if "epochs" in seq else None
-        out["sequential"] = {"tasks": labels, **parts, "epochs": epochs}
+        # models that run in this condition only (e.g. the frozen-hidden MLP control): no other runs
+        only = _list(f"{path}.only", seq["only"], lambda p, v: _model_label(p, v, model_info)) if "only" in seq else []
+        if only and set(only) >= set(model_info):
+            raise ValidationError(f"{path}.only", seq["only"], "must leave at least one model for the other runs")
+        out["sequential"] = {"tasks": labels, **parts, "epochs": epochs, "only": only}
     if "hidden_units" in raw:
         out["hidden_units"] = _hidden_units(raw["hidden_units"], task_info, model_info)
     out.update(robustness.parse(raw, task_info, model_info))  # adversarial, cost: sim.study.robustness
@@ -323,6 +327,12 @@ def _hidden_units(value, task_info, model_info):
         if m not in sized:
             raise ValidationError(f"{path}.models", m, f"not a model with hidden units; valid: {', '.join(sized)}")
     return {"sizes": sorted(set(sizes)), "tasks": tasks, "models": list(chosen)}
+
+
+def _model_label(path, value, model_info):
+    if not isinstance(value, str) or value not in model_info:
+        raise ValidationError(path, value, f"not a model of this study; models: {', '.join(model_info)}")
+    return value
 
 
 def _task_labels(path, value, task_info):

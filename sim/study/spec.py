@@ -117,6 +117,8 @@ def run_specs(study) -> list[dict]:
                      if hu and t_label in hu["tasks"] and m_label in hu["models"] else [])
             for i in range(study.seeds):
                 for kind, condition, ev in variants + sized:
+                    if seq and m_label in seq.get("only", ()) and kind != "sequential":
+                        continue  # a model of the sequential condition only (conditions.sequential.only)
                     ep = epochs
                     if kind == "sequential" and seq.get("epochs") is not None:
                         ep = seq["epochs"]

@@ -22,9 +22,9 @@ import numpy as np
 from sim import models
 from sim.errors import ValidationError
 from sim.learning import rules
-from sim.models.alignment import feedback_alignment, hebbian_alignment
+from sim.models.alignment import alignment_record, feedback_alignment
 from sim.seeds import eval_rng
-from sim.study import robustness
+from sim.study import probes, robustness
 from sim.study.spec import load_task, training_task, tuples
 from sim.study.store import pack_arrays
 from sim.tasks import add_noise, class_subset, occlude
@@ -87,7 +87,8 @@ def _execute(spec):
         result["sequential"] = extra.pop("curves")
     else:
         train_task = training_task(spec, task)  # the task, or its nested subset
-        model.fit(train_task, epochs=epochs, callback=_alignment_recorder(model, train_task))
+        model.fit(train_task, epochs=epochs, callback=_alignment_recorder(model, train_task,
+                                                                          eval_rng(spec, "alignment", 0)))
         extra = {}
     history = model.history_
     evaluation = {
@@ -109,6 +110,8 @@ def _execute(spec):
                     for lvl in levels]}
         evaluation.update(robustness.evaluate(model, task, spec, lambda n, p, s: models.make(n, **tuples(p), seed=s)))
         arrays = _arrays(model, task, ev)
+        if kind != "sequential" and (bars := probes.bars_evaluation(model, train_task, task)):
+            evaluation["bars"] = bars  # the which-bars probe (`sim.study.probes`)
     result.update(status="diverged" if history.diverged else "finished", history=history.to_dict(),
                   evaluation=evaluation, error=history.diverged_reason if history.diverged else "")
     return result, arrays
@@ -166,10 +169,12 @@ def _arrays(model, task, ev):
     return arrays
 
 
-def _alignment_recorder(model, task, n: int = 256):
+def _alignment_recorder(model, task, rng, n: int = 256):
     """Callback adding, per epoch, the cosine between the model's local hidden update and the
     backprop gradient on a fixed batch of training inputs (`sim.models.alignment`): ``alignment``
-    for plastic Hebbian rules, ``fa_alignment`` for feedback-alignment MLPs; None for other models."""
+    with its unit-permutation null (``alignment_z``, ``alignment_percentile``, ``alignment_null_sd``;
+    permutations drawn from ``rng``) for plastic Hebbian rules, ``fa_alignment`` for
+    feedback-alignment MLPs; None for other models."""
     X, y = task.X_train[:n], task.y_train[:n]
     if model.get_params().get("learning") == "feedback_alignment":
         def record_fa(m, record):
@@ -181,7 +186,7 @@ def _alignment_recorder(model, task, n: int = 256):
     def record_hebbian(m, record):
         try:
             with np.errstate(all="ignore"):
-                record["alignment"] = hebbian_alignment(m, X, y)
+                record.update(alignment_record(m, X, y, rng))  # the cosine and its permutation null
         except ValidationError:  # no gradient for this configuration (e.g. learned lateral weights)
             record["alignment"] = float("nan")
     return record_hebbian

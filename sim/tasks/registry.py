@@ -139,7 +139,9 @@ _REGISTRY: dict[str, _Spec] = {
     "mnist1d": _Spec(_build_mnist1d, {"resplit": False, "test_fraction": 0.2},
                      "MNIST-1D: 40-sample 1-D signals from 10 digit templates, standardized"),
     "bars": _Spec(_build_bars, {**_T, "p": 0.125, "size": 8},
-                  "Foldiak's bars: {size}x{size} images, each bar on with p={p}; label = number of bars on"),
+                  "Foldiak's bars: {size}x{size} images, each bar on with p={p}; label = number of bars on "
+                  "(a secondary task); which bars are on: meta bars_train / bars_val / bars_test, "
+                  "the multi-label probe reports use"),
 }
 
 

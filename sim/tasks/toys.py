@@ -107,9 +107,12 @@ def bars(n: int, p: float, size: int, rng: np.random.Generator):
     X : ndarray, shape (n, size * size), float64
         Binary images (a pixel is 1 if any bar through it is on; overlaps stay 1).
     y : ndarray, shape (n,), int64
-        Number of bars on, ``0..2 * size``.
+        Number of bars on, ``0..2 * size``: the count label, a secondary task (it is almost a
+        function of the number of lit pixels).
     on : ndarray, shape (n, 2 * size), bool
-        Which bars are on (columns ordered as in :func:`bar_templates`).
+        Which bars are on (columns ordered as in :func:`bar_templates`): what the multi-label
+        probe of a representation decodes (`sim.study.probes`); a task keeps it per split in
+        ``meta["bars_train"]``, ``meta["bars_val"]`` and ``meta["bars_test"]``.
     """
     on = rng.random((n, 2 * size)) < p
     X = np.minimum(on.astype(np.float64) @ bar_templates(size), 1.0)
