@@ -12,16 +12,17 @@ every step jumps to the steady state of its linear model).
 
 What is where: this module validates the inputs and runs the dynamics (:func:`leaky_step`,
 :func:`integrate`, :func:`settle`, :func:`fixed_point_residual` and their result types);
-the time-stepping schemes (``scheme=`` "exact", "implicit", "explicit" and the uncoupled
-leak, chosen by "auto"), their stability and their step refinement are described and
+the time-stepping schemes (``scheme=`` "events", "rosenbrock", "exact", "implicit",
+"explicit" and the uncoupled leak, chosen by "auto"), their stability and their step refinement are described and
 implemented in `sim.substrate.schemes`. ``SCHEMES`` is importable from both.
 
-Fixed points. All four maps of `sim.substrate.schemes` have exactly the true fixed points
+Fixed points. All maps of `sim.substrate.schemes` have exactly the true fixed points
 ``v = J_eff(v)``: for the implicit and explicit maps ``dv = 0`` iff ``F(v) = 0`` (with ``F``,
 ``c`` and ``K`` as defined there; ``I - c K`` non-singular); for the exact map, the flow of a
 linear system whose matrix is positive definite (``w < 1``) leaves only its equilibrium
 unchanged, and the equilibrium for the active set of ``v`` is ``v`` itself iff ``v`` is a
-true fixed point. Near the fixed point the slowest mode has time constant
+true fixed point (the event-driven flow is the true flow; ROS2 has ``k1 = k2 = 0`` there).
+Near the fixed point the slowest mode has time constant
 ``tau / (1 - w)``: settling needs about ``5 tau / (1 - w)``. For ``phi' <= 1`` (Linear, ReLU,
 sigmoid, tanh, softplus) ``w < 1`` makes the uniform-inhibition fixed point unique and stable;
 higher-gain rates (``relu^n``) can be multistable (winner-take-all) and :func:`settle` then
@@ -217,9 +218,12 @@ def integrate(J, *, neuron="relu", tau=1.0, dt=0.1, steps=100, v0=None, w_inh=0.
         Lateral weights (zero diagonal); adds ``r @ lateral.T`` to the current.
     record : bool
         Store the trace of ``v``, shape ``(steps + 1, batch, n)``, including ``v0``.
-    scheme : {"auto", "exact", "implicit", "explicit"}
-        Time-stepping scheme (see `sim.substrate.schemes`); "explicit" is the naive,
-        conditionally stable one, kept for comparison.
+    scheme : {"auto", "exact", "implicit", "explicit", "events", "rosenbrock"}
+        Time-stepping scheme (see `sim.substrate.schemes`): "auto" takes the exact event-driven
+        flow for Linear/ReLU units with uniform inhibition (then a constant ``J`` is integrated
+        over all steps in one pass, each step's state evaluated in closed form only when
+        ``record=True``) and adaptive second-order Rosenbrock substeps otherwise; "explicit" is
+        the naive, conditionally stable one, kept for comparison.
 
     Returns
     -------
@@ -240,8 +244,10 @@ def integrate(J, *, neuron="relu", tau=1.0, dt=0.1, steps=100, v0=None, w_inh=0.
     trace = np.empty((steps + 1,) + v.shape, dtype=J.dtype) if record else None
     if record:
         trace[0] = v
-    for t in range(steps):
-        v = stepper.step(v, J[t] if varying else J)
+    if not varying:
+        v = stepper.flow(v, J, steps, trace[1:] if record else None)
+    for t in range(steps if varying else 0):
+        v = stepper.step(v, J[t])
         if record:
             trace[t + 1] = v
     return IntegrateResult(v=v, rate=phi.rate(v), trace=trace)
