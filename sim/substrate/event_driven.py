@@ -152,7 +152,7 @@ def _root_scalar(a, b, c, p, lam, res, sg, lo, hi):
     exp = math.exp
     for ai, bi, ci, pi, li, ri, si, l, u in zip(a.tolist(), b.tolist(), c.tolist(), p.tolist(), lam.tolist(),
                                                 res.tolist(), sg.tolist(), lo.tolist(), hi.tolist()):
-        def g(x):
+        def g(x, ai=ai, bi=bi, ci=ci, pi=pi, li=li, ri=ri, si=si):
             ep, e1 = exp(-pi * x), exp(-x)
             if ri:
                 return si * (ai + bi * ep + ci * x * e1), si * (-pi * bi * ep + ci * (1 - x) * e1)
