@@ -197,12 +197,11 @@ KNOWN = ("known limitation of the time-stepping (not of the direct solve): the l
 def test_time_stepping_of_a_winner_take_all_pair_at_dt_tau_follows_the_dynamics(strength, J1):
     L = np.array([[0.0, -strength], [-strength, 0.0]])
     J = np.array([[1.0, J1]])
-    np.testing.assert_allclose(settle(J, lateral=L, dt=1.0, tol=1e-12, max_steps=5000, scheme="implicit").v[0],
+    np.testing.assert_allclose(settle(J, lateral=L, dt=1.0, tol=1e-12, max_steps=5000).v[0],
                                ivp_rest(J[0], 0.0, L), atol=1e-6)
 
 
 @pytest.mark.xfail(strict=True, reason=KNOWN)
 def test_time_stepping_of_an_oscillating_network_at_dt_tau_does_not_converge():
     L, J = cyclic_ctln()
-    assert not settle(J, lateral=L, dt=1.0, v0=np.array([[0.2, 0.0, 0.0]]), tol=1e-8, max_steps=3000,
-                      scheme="implicit").converged
+    assert not settle(J, lateral=L, dt=1.0, v0=np.array([[0.2, 0.0, 0.0]]), tol=1e-8, max_steps=3000).converged

@@ -90,10 +90,10 @@ def test_float32_and_auto_is_rosenbrock():
 @pytest.mark.parametrize("strength,J1", [(3.0, 0.99), (2.0, 0.9)])
 def test_winner_take_all_pair_at_dt_tau_follows_the_dynamics(strength, J1):
     """Where the linearly implicit step picks the wrong winner or stops on the saddle
-    (tests/test_lateral_settle.py), the default (ROS2 with error control) follows scipy from rest."""
+    (tests/test_lateral_settle.py), ROS2 with error control follows scipy from rest."""
     L = np.array([[0.0, -strength], [-strength, 0.0]])
     J = np.array([[1.0, J1]])
-    got = settle(J, lateral=L, dt=1.0, tol=1e-12, max_steps=5000, method="steps")
+    got = settle(J, lateral=L, dt=1.0, tol=1e-12, max_steps=5000, method="steps", scheme="rosenbrock")
     assert got.converged
     ref = reference("relu", J[0], np.zeros(2), 0.0, np.array([400.0]), L)[-1]
     np.testing.assert_allclose(got.v[0], ref, rtol=0, atol=1e-6)
@@ -106,5 +106,5 @@ def test_oscillating_network_at_dt_tau_does_not_converge():
         L[i, j] = -0.75
     np.fill_diagonal(L, 0)
     res = settle(np.ones((1, 3)), lateral=L, dt=1.0, v0=np.array([[0.2, 0.0, 0.0]]), tol=1e-8, max_steps=3000,
-                 method="steps")
+                 method="steps", scheme="rosenbrock")
     assert not res.converged and res.max_change > 0.01

@@ -22,11 +22,11 @@ Fixed points. All maps of `sim.substrate.schemes` have exactly the true fixed po
 linear system whose matrix is positive definite (``w < 1``) leaves only its equilibrium
 unchanged, and the equilibrium for the active set of ``v`` is ``v`` itself iff ``v`` is a
 true fixed point (the event-driven flow is the true flow; ROS2 has ``k1 = k2 = 0`` there).
-Near the fixed point the slowest mode has time constant
-``tau / (1 - w)``: settling needs about ``5 tau / (1 - w)``. For ``phi' <= 1`` (Linear, ReLU,
-sigmoid, tanh, softplus) ``w < 1`` makes the uniform-inhibition fixed point unique and stable;
-higher-gain rates (``relu^n``) can be multistable (winner-take-all) and :func:`settle` then
-reaches the fixed point whose basin holds ``v0``, as the continuous dynamics would.
+Near the fixed point the slowest mode has time constant ``tau / (1 - w)``: settling needs about
+``5 tau / (1 - w)``. For ``phi' <= 1`` (Linear, ReLU, sigmoid, tanh, softplus) ``w < 1`` makes
+the uniform-inhibition fixed point unique and stable; higher-gain rates (``relu^n``) can be
+multistable (winner-take-all) and :func:`settle` then reaches the fixed point whose basin holds
+``v0``, as the continuous dynamics would.
 
 References
 ----------
@@ -154,8 +154,7 @@ def _check_coupling(w_inh, lateral, n, dtype):
     return w, L.astype(dtype, copy=False)
 
 
-
-def _prepare(J, neuron, tau, dt, w_inh, lateral, v0, scheme, ndims=(2,)):
+def _prepare(J, neuron, tau, dt, w_inh, lateral, v0, scheme, ndims=(2,), settling=False):
     try:
         ndim = np.ndim(J)
     except ValueError:  # ragged: let check_array report it
@@ -167,7 +166,7 @@ def _prepare(J, neuron, tau, dt, w_inh, lateral, v0, scheme, ndims=(2,)):
     w, L = _check_coupling(w_inh, lateral, J.shape[-1], J.dtype)
     scheme = check_choice("scheme", scheme, SCHEMES)
     v = _check_v(v0, J.shape[-2:], J.dtype)
-    return J, phi, v, Stepper(phi, w, L, h, scheme)
+    return J, phi, v, Stepper(phi, w, L, h, scheme, settling=settling)
 
 
 def leaky_step(v, J, dt, tau):
@@ -265,8 +264,12 @@ def settle(J, *, neuron="relu", tau=1.0, dt=None, w_inh=0.0, lateral=None, tol=1
     ----------
     J : array_like, shape (batch, n)
         Constant input current.
-    neuron, tau, w_inh, lateral, v0, record, scheme
+    neuron, tau, w_inh, lateral, v0, record
         As in :func:`integrate`.
+    scheme : {"auto", "exact", "implicit", "explicit", "events", "rosenbrock"}
+        As in :func:`integrate`, except that "auto" is "exact" (Linear/ReLU with uniform
+        inhibition) or "implicit": the settled state, not the path, is wanted, and these reach
+        the same fixed points at a fraction of the cost (see `sim.substrate.schemes.Stepper`).
     dt : float, optional
         Step, > 0; defaults to ``tau`` (or 1 when ``tau = 0``).
     tol : float
@@ -304,7 +307,7 @@ def settle(J, *, neuron="relu", tau=1.0, dt=None, w_inh=0.0, lateral=None, tol=1
     if dt is None:
         t = check_number("tau", tau, low=0.0)
         dt = t if t > 0 else 1.0
-    J, phi, v, stepper = _prepare(J, neuron, tau, dt, w_inh, lateral, v0, scheme)
+    J, phi, v, stepper = _prepare(J, neuron, tau, dt, w_inh, lateral, v0, scheme, settling=True)
     record = check_bool("record", record)
     direct = is_identity_or_zero(phi) and not record and (method == "solve" or stepper.lateral is not None)
     if method == "solve" and not direct:

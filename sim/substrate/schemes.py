@@ -11,15 +11,16 @@ and ``w`` the uniform inhibition strength:
 
 * **leak** (used whenever ``w_inh == 0`` and ``lateral is None``): units are uncoupled and
   ``v_new = J + (v - J) e^{-h}`` is exact for input held over the step; stable for all h.
-* **events** (``"auto"`` for Linear/ReLU with uniform inhibition only, ``tau > 0``): exact, the
+* **events** (``"auto"`` of ``integrate`` for Linear/ReLU with uniform inhibition only,
+  ``tau > 0``; "auto" of ``settle`` keeps "exact" and "implicit", see ``Stepper``): exact, the
   active set's changes included: `sim.substrate.event_driven` integrates in closed form to each
   threshold crossing (found by a safeguarded root find) and on; :meth:`Stepper.flow` covers many
   steps under constant input in one pass, evaluating each step's state in closed form.
-* **rosenbrock** (``"auto"`` for every other neuron or with a ``lateral`` matrix, ``tau > 0``):
+* **rosenbrock** (``"auto"`` of ``integrate`` for every other neuron or with a ``lateral`` matrix, ``tau > 0``):
   second-order, L-stable ROS2 substeps with error control (`sim.substrate.smooth`); at
   ``dt = tau`` it stays within ~1e-4 of the potential range of the exact trajectory.
-* **exact** (``"auto"`` for ``tau = 0`` with Linear/ReLU and uniform inhibition only; the
-  former default, kept for comparison): within a step the active
+* **exact** (``"auto"`` of ``settle``, and for ``tau = 0``, with Linear/ReLU and uniform
+  inhibition only; the former default of ``integrate``): within a step the active
   set A (units with ``v > 0``; all units for Linear) is frozen, which makes the system linear,
   and it is integrated exactly. On A, ``tau dv_A/dt = -M v_A + J_A`` with
   ``M = (1 - w) I + w 11^T``: the mean over A decays at rate ``lam = 1 + w (k - 1)`` and the
@@ -31,8 +32,8 @@ and ``w`` the uniform inhibition strength:
   deviation mode grow, winner-take-all, and is refused). Only a change of A inside a step is
   approximated: a sample whose A changes over a step redoes it as two half steps, recursively
   down to h/16, which leaves an error of order (h/16)^2 per unit crossing zero.
-* **implicit** (``"auto"`` for ``tau = 0`` otherwise: smooth neurons, or a ``lateral`` matrix;
-  the former default there, first order: errors of 0.03-0.15 of the range at ``dt = tau``): a linearly
+* **implicit** (``"auto"`` of ``settle``, and for ``tau = 0``, otherwise: smooth neurons, or a
+  ``lateral`` matrix; first order: errors of 0.03-0.15 of the range at ``dt = tau``): a linearly
   implicit exponential (Rosenbrock-type) step. With ``F(v) = -v + J_eff(v)``,
   ``c = 1 - e^{-h}`` and ``K = W diag(phi'(v))`` the Jacobian of the lateral input
   (``W = lateral - w (11^T - I)``), it solves ``(I - c K) dv = c F(v)`` (Sherman-Morrison for
@@ -113,6 +114,12 @@ class Stepper:
         Step in units of tau, > 0 (``math.inf`` for ``tau = 0``).
     scheme : {"auto", "exact", "implicit", "explicit", "events", "rosenbrock"}
         One of ``SCHEMES``; ``w == 0`` without ``lateral`` always uses the exact leak.
+    settling : bool
+        For :func:`sim.substrate.dynamics.settle`: "auto" then means "exact" (Linear/ReLU,
+        uniform inhibition) or "implicit" (otherwise), whose fixed points are exact and which
+        reach them at a fraction of the cost of the exact trajectory (from rest, 32 x 400 ReLU
+        units cross the threshold hundreds of times per input; the path is irrelevant there,
+        the fixed point being unique).
 
     Attributes
     ----------
@@ -122,10 +129,12 @@ class Stepper:
         Whether the event-driven exact flow is used (see :meth:`flow`).
     """
 
-    def __init__(self, phi, w, lateral, h, scheme):
+    def __init__(self, phi, w, lateral, h, scheme, settling=False):
         self.phi, self.w, self.lateral, self.h = phi, w, lateral, h
         self.eh = 0.0 if math.isinf(h) else math.exp(-h)       # e^{-h}
         exact_ok = lateral is None and is_identity_or_zero(phi)
+        if scheme == "auto" and settling:  # only the fixed point matters: the cheaper former schemes
+            scheme = "exact" if exact_ok else "implicit"
         if scheme in ("exact", "events") and not exact_ok:
             raise ValidationError("scheme", scheme, f"{scheme!r} needs a Linear/ReLU neuron and no lateral matrix")
         finite = not math.isinf(h)
