@@ -64,6 +64,7 @@ class _Interval:
         dS = np.where(k > 0, S0 - S_star, 0.0)
         self.w, self.mask, self.lam = w, mask, lam
         self.res = (k == 1) & ~mask                                # silent units at resonance
+        self.any_res = bool((k == 1).any())
         p = np.where(mask, 1 - w, 1.0)
         self.p = p
         self.a = (J - w * S_star) / p
@@ -77,7 +78,7 @@ class _Interval:
         """State at per-row times ``s`` (rows, 1)."""
         e_act, e_sil, e_lam = np.exp(-(1 - self.w) * s), np.exp(-s), np.exp(-self.lam * s)
         Ep = np.where(self.mask, e_act, e_sil)
-        X = np.where(self.res, s * e_sil, e_lam)
+        X = np.where(self.res, s * e_sil, e_lam) if self.any_res else e_lam
         return self.a + self.b * Ep + self.c * X
 
     def coefficients(self, rows=None):
@@ -91,11 +92,10 @@ class _Interval:
 
 def _extremum(iv):
     """Per unit the time of the zero of ``dv/ds`` (inf where there is none in (0, inf))."""
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        ratio = -iv.lam * iv.c / (iv.p * iv.b)
-        t_exp = np.log(ratio) / (iv.lam - iv.p)
-        t_res = 1 - iv.b / iv.c
-        t = np.where(iv.res, t_res, t_exp)
+    ratio = -iv.lam * iv.c / (iv.p * iv.b)     # floating-point warnings are off (event_flow)
+    t = np.log(ratio) / (iv.lam - iv.p)
+    if iv.any_res:
+        t = np.where(iv.res, 1 - iv.b / iv.c, t)
     return np.where(np.isfinite(t) & (t > 0), t, np.inf)
 
 
@@ -119,10 +119,10 @@ def _first_events(iv, T):
     sign = np.where(mask, 1.0, -1.0)                           # g = sign * v: >= 0 on the own side
     g_T = sign * iv.at(T)
     t_ec = np.where(inside, t_e, 0.0)
-    with np.errstate(over="ignore", invalid="ignore"):
-        e_p, e1 = np.exp(-iv.p * t_ec), np.exp(-t_ec)
-        X = np.where(iv.res, t_ec * e1, np.exp(-iv.lam * t_ec))
-        g_e = sign * (iv.a + iv.b * e_p + iv.c * X)
+    X = np.exp(-iv.lam * t_ec)
+    if iv.any_res:
+        X = np.where(iv.res, t_ec * np.exp(-t_ec), X)
+    g_e = sign * (iv.a + iv.b * np.exp(-iv.p * t_ec) + iv.c * X)
     first = inside & (g_e < 0)                                 # root on [0, t_e]
     second = ~first & (g_T < 0)                                # root on [t_e or 0, T]
     cand = first | second
@@ -195,8 +195,7 @@ def _root(a, b, c, p, lam, res, sg, lo, hi):
         pos = g >= 0
         lo = np.where(pos, x, lo)
         hi = np.where(pos, hi, x)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            xn = x - g / dg
+        xn = x - g / dg
         bad = ~np.isfinite(xn) | (xn < lo) | (xn > hi)
         xn = np.where(bad, 0.5 * (lo + hi), xn)
         converged = (np.abs(xn - x) <= eps4 * (1 + np.abs(x))) | (g == 0) | (hi - lo <= eps4 * (1 + hi))
@@ -235,9 +234,16 @@ def event_flow(v, J, w, h, steps, linear, trace=None, max_events=None):
     """
     B, n = v.shape
     v = np.array(v, dtype=np.float64)
-    T_end = steps * h
+    J = np.asarray(J, dtype=np.float64)
     if steps == 0 or B == 0:
         return v
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+        return _event_loop(v, J, w, h, steps, linear, trace, max_events)
+
+
+def _event_loop(v, J, w, h, steps, linear, trace, max_events):
+    B, n = v.shape
+    T_end = steps * h
     mask = initial_active(v, J, w, linear)
     s = np.zeros(B)
     next_j = np.ones(B, dtype=np.int64)
@@ -245,7 +251,8 @@ def event_flow(v, J, w, h, steps, linear, trace=None, max_events=None):
     budget = 100 * n + 100 if max_events is None else max_events
     horizon = np.full(B, h)     # search window per row: events are looked for in (0, horizon]
     for _ in range(budget + 64 * steps):
-        iv = _Interval(v[todo], J[todo], mask[todo], w)
+        whole = todo.size == B
+        iv = _Interval(v, J, mask, w) if whole else _Interval(v[todo], J[todo], mask[todo], w)
         T = (T_end - s[todo])[:, None]
         if linear:
             t_evt, crossing = np.full(todo.size, np.inf), np.zeros((todo.size, n), dtype=bool)
@@ -265,8 +272,10 @@ def event_flow(v, J, w, h, steps, linear, trace=None, max_events=None):
             _fill(trace, iv, todo, s, t_stop, final, next_j, h, steps)
         v_new = iv.at(t_stop[:, None])
         v_new[crossing] = 0.0
-        m_new = mask[todo] ^ crossing
-        v[todo], mask[todo] = v_new, m_new
+        if whole:
+            v, mask = v_new, mask ^ crossing
+        else:
+            v[todo], mask[todo] = v_new, mask[todo] ^ crossing
         s[todo] += t_stop
         todo = todo[~final]
         if not todo.size:
