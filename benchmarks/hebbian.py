@@ -31,16 +31,19 @@ model first fits once, untimed, on 64 inputs (warm-up).
    epochs, then E readout epochs on the cached code of the frozen hidden layer) against an MLP
    fit of 2 E epochs at batch 20; per phase, the training seconds of its epochs (History).
 3. **Time-stepped dynamics vs Nengo** (`nengo_ref`): a 64 -> 256 ReLU population with uniform
-   inhibition 0.3, no plasticity, 100 ms per input at dt = 1 ms, every step computed, at batch 1
-   against Nengo's reference simulator and at batch 20 against 20 copies of the network in one
-   Nengo model; neuron-steps/s on both sides. Targets (issue): >= 5x at batch 1, >= 50x at
-   batch 20. Nengo is optional (never a dependency): without it the section says so.
+   inhibition 0.3, no plasticity, 100 ms per input at dt = 1 ms, every step's state computed
+   (ours: the exact event-driven flow with ``record=True``; the end-state-only rate is printed
+   beside it, never compared), at batch 1 against Nengo's reference simulator and at batch 20
+   against 20 copies of the network in one Nengo model; neuron-steps/s on both sides, medians
+   and best-of the repeats. Targets (issue): >= 5x at batch 1, >= 50x at batch 20. Nengo is
+   optional (never a dependency): without it the section says so. ``--dynamics-only`` runs this
+   section alone (JSON ``results/dynamics.json`` unless ``--json``).
 
 (Until this version the Nengo comparison set a learning Oja network in Nengo, stepping 1 ms for
 100 ms per input and learning every step, against ours stepping 10 ms until settled and learning
 once per input: not the same work, so that ratio is gone; section 3 compares equal work.)
 
-    python benchmarks/hebbian.py [--epochs 1] [--repeats 3] [--quick] [--profile] [--json PATH]
+    python benchmarks/hebbian.py [--epochs 1] [--repeats 3] [--quick] [--profile] [--dynamics-only] [--json PATH]
 
 ``--quick``: N in (100, 400), batch 32 only. ``--profile``: also print the top functions (by
 cumulative time, cProfile) of one N = 400, batch 32 concurrent fit of each settle mode.
