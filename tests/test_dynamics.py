@@ -263,7 +263,7 @@ def test_implicit_scheme_follows_dynamics_into_the_right_basin(lateral):
     np.testing.assert_allclose(res.v, fine.v, rtol=0, atol=1e-6)
     for b in range(3):
         f = rhs_uniform(phi, J[b], 0.5, lateral)
-        sol = root(f, res.v[b] + 1e-3 * np.random.default_rng(b).standard_normal(25), method="lm", tol=1e-13)
+        sol = root(f, res.v[b] + 1e-3 * np.random.default_rng(b).standard_normal(25), tol=1e-13)
         assert sol.success
         np.testing.assert_allclose(res.v[b], sol.x, rtol=0, atol=1e-9)
     assert any(np.abs(root(rhs_uniform(phi, J[b], 0.5, lateral), J[b]).x - res.v[b]).max() > 0.1

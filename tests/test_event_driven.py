@@ -195,3 +195,18 @@ def test_event_budget_is_enforced():
     J, v0 = rng.normal(size=(1, 30)), rng.normal(size=(1, 30))
     with pytest.raises(RuntimeError, match="event intervals"):
         event_flow(v0, J, 0.5, 5.0, 1, False, max_events=1)
+
+
+def test_settle_keeps_its_former_schemes():
+    """settle's "auto" is still the frozen-set "exact" step (ReLU, uniform inhibition) and the
+    linearly implicit step (smooth units): its results are unchanged, bit for bit."""
+    rng = np.random.default_rng(16)
+    J = rng.normal(size=(4, 60))
+    for neuron, former in (("relu", "exact"), ("sigmoid", "implicit")):
+        auto = settle(J, neuron=neuron, w_inh=0.6, dt=1.0, tol=1e-9, max_steps=2000, method="steps")
+        old = settle(J, neuron=neuron, w_inh=0.6, dt=1.0, tol=1e-9, max_steps=2000, method="steps", scheme=former)
+        assert auto.steps == old.steps
+        np.testing.assert_array_equal(auto.v, old.v)
+    events = settle(J, w_inh=0.6, dt=1.0, tol=1e-12, max_steps=2000, scheme="events")
+    exact = settle(J, w_inh=0.6, dt=1.0, tol=1e-12, max_steps=2000)
+    np.testing.assert_allclose(events.v, exact.v, rtol=0, atol=1e-10)   # the same fixed point
