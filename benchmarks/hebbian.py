@@ -31,16 +31,19 @@ model first fits once, untimed, on 64 inputs (warm-up).
    epochs, then E readout epochs on the cached code of the frozen hidden layer) against an MLP
    fit of 2 E epochs at batch 20; per phase, the training seconds of its epochs (History).
 3. **Time-stepped dynamics vs Nengo** (`nengo_ref`): a 64 -> 256 ReLU population with uniform
-   inhibition 0.3, no plasticity, 100 ms per input at dt = 1 ms, every step computed, at batch 1
-   against Nengo's reference simulator and at batch 20 against 20 copies of the network in one
-   Nengo model; neuron-steps/s on both sides. Targets (issue): >= 5x at batch 1, >= 50x at
-   batch 20. Nengo is optional (never a dependency): without it the section says so.
+   inhibition 0.3, no plasticity, 100 ms per input at dt = 1 ms, every step's state computed
+   (ours: the exact event-driven flow with ``record=True``; the end-state-only rate is printed
+   beside it, never compared), at batch 1 against Nengo's reference simulator and at batch 20
+   against 20 copies of the network in one Nengo model; neuron-steps/s on both sides, medians
+   and best-of the repeats. Targets (issue): >= 5x at batch 1, >= 50x at batch 20. Nengo is
+   optional (never a dependency): without it the section says so. ``--dynamics-only`` runs this
+   section alone (JSON ``results/dynamics.json`` unless ``--json``).
 
 (Until this version the Nengo comparison set a learning Oja network in Nengo, stepping 1 ms for
 100 ms per input and learning every step, against ours stepping 10 ms until settled and learning
 once per input: not the same work, so that ratio is gone; section 3 compares equal work.)
 
-    python benchmarks/hebbian.py [--epochs 1] [--repeats 3] [--quick] [--profile] [--json PATH]
+    python benchmarks/hebbian.py [--epochs 1] [--repeats 3] [--quick] [--profile] [--dynamics-only] [--json PATH]
 
 ``--quick``: N in (100, 400), batch 32 only. ``--profile``: also print the top functions (by
 cumulative time, cProfile) of one N = 400, batch 32 concurrent fit of each settle mode.
@@ -198,14 +201,19 @@ def dynamics_section(task, peak, repeats, p1=20, p20=10) -> dict:
     out = {}
     for b, presentations in ((1, p1), (20, p20)):
         runs = [nengo_ref.ours(X, W, b, presentations) for _ in range(repeats)]
+        ends = [nengo_ref.ours(X, W, b, presentations, every_step=False) for _ in range(repeats)]
         rate = float(np.median([r["neuron_steps_per_s"] for r in runs]))
+        best = float(np.max([r["neuron_steps_per_s"] for r in runs]))
         per = float(np.median([r["seconds"] for r in runs])) / presentations
         fastest = float(np.min([r["seconds"] for r in runs]))
         rep = machine.floor_report([((b, X.shape[1], n), presentations)], peak, {"ours": fastest})
-        out[b] = {"ours_neuron_steps_per_s": rate, "seconds_per_presentation": per, "floor": rep}
-        print(f"  ours, batch {b:>2}: {si(rate)} neuron-steps/s ({per * 1e3:.2f} ms per {nengo_ref.STEPS} steps; the "
-              f"input matmul alone {rep['floor_seconds'] / presentations * 1e6:.1f} us of it, "
-              f"{rep['floor_seconds'] / fastest:.4f}: the steps are elementwise work)", flush=True)
+        end_rate = float(np.max([r["neuron_steps_per_s"] for r in ends]))
+        out[b] = {"ours_neuron_steps_per_s": rate, "ours_best_neuron_steps_per_s": best,
+                  "seconds_per_presentation": per, "floor": rep, "end_state_only_neuron_steps_per_s": end_rate}
+        print(f"  ours, batch {b:>2}: {si(rate)} neuron-steps/s median, {si(best)} best of {repeats} "
+              f"({per * 1e3:.2f} ms per {nengo_ref.STEPS} steps, every step's state computed; the input matmul "
+              f"alone {rep['floor_seconds'] / presentations * 1e6:.1f} us of it); end state only (not compared): "
+              f"{si(end_rate)}", flush=True)
     agree = nengo_ref.agreement(X, W)
     if agree is None:
         print("  Nengo not installed: the comparison is skipped (optional; see the README)")
@@ -215,12 +223,13 @@ def dynamics_section(task, peak, repeats, p1=20, p20=10) -> dict:
     for b, copies, presentations, target in ((1, 1, p1, TARGET_NENGO_B1), (20, 20, p20, TARGET_NENGO_B20)):
         res = nengo_ref.nengo_rate(X, W, copies, presentations, repeats)
         ratio = out[b]["ours_neuron_steps_per_s"] / res["neuron_steps_per_s"]
-        out[b].update(nengo=res, ratio=ratio, target=target, verdict=machine.verdict(ratio, target))
+        best = out[b]["ours_best_neuron_steps_per_s"] / res["best_neuron_steps_per_s"]
+        out[b].update(nengo=res, ratio=ratio, best_ratio=best, target=target, verdict=machine.verdict(ratio, target))
         wirings = ", ".join(f"{w} {si(v['neuron_steps_per_s'])}" for w, v in res["by_wiring"].items())
         print(f"  Nengo {res['version']} reference simulator, {copies} cop{'y' if copies == 1 else 'ies'}: "
               f"{si(res['neuron_steps_per_s'])} neuron-steps/s ({res['wiring']} inhibition; {wirings})")
-        print(f"  ours batch {b} / Nengo ({copies} cop{'y' if copies == 1 else 'ies'}) = {ratio:.2f}x "
-              f"(target >= {target:g}x: {out[b]['verdict']})", flush=True)
+        print(f"  ours batch {b} / Nengo ({copies} cop{'y' if copies == 1 else 'ies'}) = {ratio:.2f}x medians, "
+              f"{best:.2f}x best-of (target >= {target:g}x: {out[b]['verdict']})", flush=True)
     return out
 
 
@@ -238,6 +247,26 @@ def profile(task, top=12):
         print("\n".join(line for line in out.getvalue().splitlines() if line.strip())[:4000])
 
 
+def dynamics_only(args):
+    """Section 3 alone, with the peak, the load and the targets; JSON ``dynamics``."""
+    load = machine.LoadMonitor()
+    task = machine.float32_task(tasks.load("digits", seed=0))
+    with threadpool_limits(limits=1):
+        blas, peak = machine.blas_info(), machine.sgemm_peak()
+        dyn = dynamics_section(task, peak["peak"], args.repeats)
+    print("\n" + machine.machine_header(peak, blas))
+    for b in (1, 20):
+        if "ratio" in dyn[b]:
+            print(f"target: time-stepped dynamics, ours batch {b} / Nengo >= {dyn[b]['target']:g}x: "
+                  f"{dyn[b]['ratio']:.2f}x (best-of {dyn[b]['best_ratio']:.2f}x), {dyn[b]['verdict']}")
+    load = load.stop()
+    print(machine.load_line(load))
+    path = machine.write_json("dynamics", {"benchmark": "hebbian --dynamics-only", "repeats": args.repeats,
+                                           "blas": blas, "blas_env": machine.blas_env(), "peak": peak,
+                                           "load": load, "dynamics": dyn}, args.json)
+    print(f"results: {path}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=1, help="epochs per fit in the main table (default 1)")
@@ -246,8 +275,12 @@ def main(argv=None):
     parser.add_argument("--subset", type=int, default=240,
                         help="training inputs of the time-stepped models at batch 1 (seconds scaled to 1149)")
     parser.add_argument("--profile", action="store_true", help="cProfile one N=400 batch-32 concurrent fit")
+    parser.add_argument("--dynamics-only", action="store_true",
+                        help="section 3 alone (ours vs Nengo); JSON to results/dynamics.json unless --json")
     machine.add_json_arg(parser, "hebbian")
     args = parser.parse_args(argv)
+    if args.dynamics_only:
+        return dynamics_only(args)
     if min(args.epochs, args.repeats, args.subset) < 1:
         parser.error("--epochs, --repeats and --subset must be >= 1")
     sizes, batches = ((100, 400), (32,)) if args.quick else ((100, 400, 1000), (1, 32, 128))
@@ -275,7 +308,7 @@ def main(argv=None):
     for b in (1, 20):
         if "ratio" in dyn[b]:
             print(f"target: time-stepped dynamics, ours batch {b} / Nengo >= {dyn[b]['target']:g}x: "
-                  f"{dyn[b]['ratio']:.2f}x, {dyn[b]['verdict']}")
+                  f"{dyn[b]['ratio']:.2f}x (best-of {dyn[b]['best_ratio']:.2f}x), {dyn[b]['verdict']}")
     load = load.stop()
     print(machine.load_line(load))
     path = machine.write_json("hebbian", {

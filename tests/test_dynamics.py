@@ -389,7 +389,7 @@ def test_validation(name, call):
 
 def test_schemes_module_and_reexport():
     from sim.substrate import dynamics, schemes
-    assert dynamics.SCHEMES is schemes.SCHEMES == ("auto", "exact", "implicit", "explicit")
+    assert dynamics.SCHEMES is schemes.SCHEMES == ("auto", "exact", "implicit", "explicit", "events", "rosenbrock")
     assert dynamics.METHODS == ("auto", "steps", "solve")
     r = np.array([[1.0, 2.0, 0.0]])
     lateral = np.array([[0.0, -0.5, 0.0], [0.0, 0.0, 0.0], [1.0, 0.0, 0.0]])

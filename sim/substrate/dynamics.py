@@ -12,20 +12,21 @@ every step jumps to the steady state of its linear model).
 
 What is where: this module validates the inputs and runs the dynamics (:func:`leaky_step`,
 :func:`integrate`, :func:`settle`, :func:`fixed_point_residual` and their result types);
-the time-stepping schemes (``scheme=`` "exact", "implicit", "explicit" and the uncoupled
-leak, chosen by "auto"), their stability and their step refinement are described and
+the time-stepping schemes (``scheme=`` "events", "rosenbrock", "exact", "implicit",
+"explicit" and the uncoupled leak, chosen by "auto"), their stability and their step refinement are described and
 implemented in `sim.substrate.schemes`. ``SCHEMES`` is importable from both.
 
-Fixed points. All four maps of `sim.substrate.schemes` have exactly the true fixed points
+Fixed points. All maps of `sim.substrate.schemes` have exactly the true fixed points
 ``v = J_eff(v)``: for the implicit and explicit maps ``dv = 0`` iff ``F(v) = 0`` (with ``F``,
 ``c`` and ``K`` as defined there; ``I - c K`` non-singular); for the exact map, the flow of a
 linear system whose matrix is positive definite (``w < 1``) leaves only its equilibrium
 unchanged, and the equilibrium for the active set of ``v`` is ``v`` itself iff ``v`` is a
-true fixed point. Near the fixed point the slowest mode has time constant
-``tau / (1 - w)``: settling needs about ``5 tau / (1 - w)``. For ``phi' <= 1`` (Linear, ReLU,
-sigmoid, tanh, softplus) ``w < 1`` makes the uniform-inhibition fixed point unique and stable;
-higher-gain rates (``relu^n``) can be multistable (winner-take-all) and :func:`settle` then
-reaches the fixed point whose basin holds ``v0``, as the continuous dynamics would.
+true fixed point (the event-driven flow is the true flow; ROS2 has ``k1 = k2 = 0`` there).
+Near the fixed point the slowest mode has time constant ``tau / (1 - w)``: settling needs about
+``5 tau / (1 - w)``. For ``phi' <= 1`` (Linear, ReLU, sigmoid, tanh, softplus) ``w < 1`` makes
+the uniform-inhibition fixed point unique and stable; higher-gain rates (``relu^n``) can be
+multistable (winner-take-all) and :func:`settle` then reaches the fixed point whose basin holds
+``v0``, as the continuous dynamics would.
 
 References
 ----------
@@ -153,8 +154,7 @@ def _check_coupling(w_inh, lateral, n, dtype):
     return w, L.astype(dtype, copy=False)
 
 
-
-def _prepare(J, neuron, tau, dt, w_inh, lateral, v0, scheme, ndims=(2,)):
+def _prepare(J, neuron, tau, dt, w_inh, lateral, v0, scheme, ndims=(2,), settling=False):
     try:
         ndim = np.ndim(J)
     except ValueError:  # ragged: let check_array report it
@@ -166,7 +166,7 @@ def _prepare(J, neuron, tau, dt, w_inh, lateral, v0, scheme, ndims=(2,)):
     w, L = _check_coupling(w_inh, lateral, J.shape[-1], J.dtype)
     scheme = check_choice("scheme", scheme, SCHEMES)
     v = _check_v(v0, J.shape[-2:], J.dtype)
-    return J, phi, v, Stepper(phi, w, L, h, scheme)
+    return J, phi, v, Stepper(phi, w, L, h, scheme, settling=settling)
 
 
 def leaky_step(v, J, dt, tau):
@@ -217,9 +217,12 @@ def integrate(J, *, neuron="relu", tau=1.0, dt=0.1, steps=100, v0=None, w_inh=0.
         Lateral weights (zero diagonal); adds ``r @ lateral.T`` to the current.
     record : bool
         Store the trace of ``v``, shape ``(steps + 1, batch, n)``, including ``v0``.
-    scheme : {"auto", "exact", "implicit", "explicit"}
-        Time-stepping scheme (see `sim.substrate.schemes`); "explicit" is the naive,
-        conditionally stable one, kept for comparison.
+    scheme : {"auto", "exact", "implicit", "explicit", "events", "rosenbrock"}
+        Time-stepping scheme (see `sim.substrate.schemes`): "auto" takes the exact event-driven
+        flow for Linear/ReLU units with uniform inhibition (then a constant ``J`` is integrated
+        over all steps in one pass, each step's state evaluated in closed form only when
+        ``record=True``) and adaptive second-order Rosenbrock substeps otherwise; "explicit" is
+        the naive, conditionally stable one, kept for comparison.
 
     Returns
     -------
@@ -240,8 +243,10 @@ def integrate(J, *, neuron="relu", tau=1.0, dt=0.1, steps=100, v0=None, w_inh=0.
     trace = np.empty((steps + 1,) + v.shape, dtype=J.dtype) if record else None
     if record:
         trace[0] = v
-    for t in range(steps):
-        v = stepper.step(v, J[t] if varying else J)
+    if not varying:
+        v = stepper.flow(v, J, steps, trace[1:] if record else None)
+    for t in range(steps if varying else 0):
+        v = stepper.step(v, J[t])
         if record:
             trace[t + 1] = v
     return IntegrateResult(v=v, rate=phi.rate(v), trace=trace)
@@ -259,8 +264,12 @@ def settle(J, *, neuron="relu", tau=1.0, dt=None, w_inh=0.0, lateral=None, tol=1
     ----------
     J : array_like, shape (batch, n)
         Constant input current.
-    neuron, tau, w_inh, lateral, v0, record, scheme
+    neuron, tau, w_inh, lateral, v0, record
         As in :func:`integrate`.
+    scheme : {"auto", "exact", "implicit", "explicit", "events", "rosenbrock"}
+        As in :func:`integrate`, except that "auto" is "exact" (Linear/ReLU with uniform
+        inhibition) or "implicit": the settled state, not the path, is wanted, and these reach
+        the same fixed points at a fraction of the cost (see `sim.substrate.schemes.Stepper`).
     dt : float, optional
         Step, > 0; defaults to ``tau`` (or 1 when ``tau = 0``).
     tol : float
@@ -298,7 +307,7 @@ def settle(J, *, neuron="relu", tau=1.0, dt=None, w_inh=0.0, lateral=None, tol=1
     if dt is None:
         t = check_number("tau", tau, low=0.0)
         dt = t if t > 0 else 1.0
-    J, phi, v, stepper = _prepare(J, neuron, tau, dt, w_inh, lateral, v0, scheme)
+    J, phi, v, stepper = _prepare(J, neuron, tau, dt, w_inh, lateral, v0, scheme, settling=True)
     record = check_bool("record", record)
     direct = is_identity_or_zero(phi) and not record and (method == "solve" or stepper.lateral is not None)
     if method == "solve" and not direct:

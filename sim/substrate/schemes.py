@@ -11,7 +11,16 @@ and ``w`` the uniform inhibition strength:
 
 * **leak** (used whenever ``w_inh == 0`` and ``lateral is None``): units are uncoupled and
   ``v_new = J + (v - J) e^{-h}`` is exact for input held over the step; stable for all h.
-* **exact** (``"auto"`` for Linear/ReLU with uniform inhibition only): within a step the active
+* **events** (``"auto"`` of ``integrate`` for Linear/ReLU with uniform inhibition only,
+  ``tau > 0``; "auto" of ``settle`` keeps "exact" and "implicit", see ``Stepper``): exact, the
+  active set's changes included: `sim.substrate.event_driven` integrates in closed form to each
+  threshold crossing (found by a safeguarded root find) and on; :meth:`Stepper.flow` covers many
+  steps under constant input in one pass, evaluating each step's state in closed form.
+* **rosenbrock** (``"auto"`` of ``integrate`` for every other neuron or with a ``lateral`` matrix, ``tau > 0``):
+  second-order, L-stable ROS2 substeps with error control (`sim.substrate.smooth`); at
+  ``dt = tau`` it stays within ~1e-4 of the potential range of the exact trajectory.
+* **exact** (``"auto"`` of ``settle``, and for ``tau = 0``, with Linear/ReLU and uniform
+  inhibition only; the former default of ``integrate``): within a step the active
   set A (units with ``v > 0``; all units for Linear) is frozen, which makes the system linear,
   and it is integrated exactly. On A, ``tau dv_A/dt = -M v_A + J_A`` with
   ``M = (1 - w) I + w 11^T``: the mean over A decays at rate ``lam = 1 + w (k - 1)`` and the
@@ -23,7 +32,8 @@ and ``w`` the uniform inhibition strength:
   deviation mode grow, winner-take-all, and is refused). Only a change of A inside a step is
   approximated: a sample whose A changes over a step redoes it as two half steps, recursively
   down to h/16, which leaves an error of order (h/16)^2 per unit crossing zero.
-* **implicit** (``"auto"`` otherwise: smooth neurons, or a ``lateral`` matrix): a linearly
+* **implicit** (``"auto"`` of ``settle``, and for ``tau = 0``, otherwise: smooth neurons, or a
+  ``lateral`` matrix; first order: errors of 0.03-0.15 of the range at ``dt = tau``): a linearly
   implicit exponential (Rosenbrock-type) step. With ``F(v) = -v + J_eff(v)``,
   ``c = 1 - e^{-h}`` and ``K = W diag(phi'(v))`` the Jacobian of the lateral input
   (``W = lateral - w (11^T - I)``), it solves ``(I - c K) dv = c F(v)`` (Sherman-Morrison for
@@ -36,7 +46,8 @@ and ``w`` the uniform inhibition strength:
   strongly curved (e.g. ``relu^n``) the linearization can fail over a long step, so a sample
   whose lateral input at the new ``v`` misses its linear prediction by more than half the
   step redoes it as two half steps, recursively down to h/16.
-* **direct** (not a time step; :func:`solve_fixed_point`, behind ``settle(method=...)`` of
+* **direct** (not a time step; :func:`solve_fixed_point`, in `sim.substrate.fixed_point` and
+  re-exported here, behind ``settle(method=...)`` of
   `sim.substrate.dynamics`): for Linear/ReLU units the fixed point is a linear complementarity
   problem in ``M = I - W``, solved by block principal pivoting, and it is the state the dynamics
   settle to wherever :func:`attractor_certificate` shows it to be the unique global attractor.
@@ -55,14 +66,17 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.linalg import get_lapack_funcs
 
 from sim.errors import ValidationError
+from sim.substrate.event_driven import event_flow
+from sim.substrate.fixed_point import attractor_certificate, interaction_matrix, solve_fixed_point
+from sim.substrate.smooth import rosenbrock_step
 
 __all__ = ["SCHEMES", "Stepper", "lateral_input", "interaction_matrix", "is_identity_or_zero",
            "attractor_certificate", "solve_fixed_point"]
 
-SCHEMES = ("auto", "exact", "implicit", "explicit")
+SCHEMES = ("auto", "exact", "implicit", "explicit", "events", "rosenbrock")
+ROSENBROCK_RTOL = 1e-4  # "rosenbrock": local error per substep, relative to 1 + max|v|
 _REFINE = 4  # exact/implicit: at most 2**_REFINE substeps where a step proves unreliable
 
 
@@ -98,29 +112,62 @@ class Stepper:
         Lateral weights with zero diagonal, dtype of the state.
     h : float
         Step in units of tau, > 0 (``math.inf`` for ``tau = 0``).
-    scheme : {"auto", "exact", "implicit", "explicit"}
+    scheme : {"auto", "exact", "implicit", "explicit", "events", "rosenbrock"}
         One of ``SCHEMES``; ``w == 0`` without ``lateral`` always uses the exact leak.
+    settling : bool
+        For :func:`sim.substrate.dynamics.settle`: "auto" then means "exact" (Linear/ReLU,
+        uniform inhibition) or "implicit" (otherwise), whose fixed points are exact and which
+        reach them at a fraction of the cost of the exact trajectory (from rest, 32 x 400 ReLU
+        units cross the threshold hundreds of times per input; the path is irrelevant there,
+        the fixed point being unique).
 
     Attributes
     ----------
     step : callable
         ``step(v, J) -> v_new``, arrays of shape (batch, n).
+    events : bool
+        Whether the event-driven exact flow is used (see :meth:`flow`).
     """
 
-    def __init__(self, phi, w, lateral, h, scheme):
+    def __init__(self, phi, w, lateral, h, scheme, settling=False):
         self.phi, self.w, self.lateral, self.h = phi, w, lateral, h
         self.eh = 0.0 if math.isinf(h) else math.exp(-h)       # e^{-h}
         exact_ok = lateral is None and is_identity_or_zero(phi)
-        if scheme == "exact" and not exact_ok:
-            raise ValidationError("scheme", scheme, "'exact' needs a Linear/ReLU neuron and no lateral matrix")
+        if scheme == "auto" and settling:  # only the fixed point matters: the cheaper former schemes
+            scheme = "exact" if exact_ok else "implicit"
+        if scheme in ("exact", "events") and not exact_ok:
+            raise ValidationError("scheme", scheme, f"{scheme!r} needs a Linear/ReLU neuron and no lateral matrix")
+        finite = not math.isinf(h)
+        self.events = finite and w > 0 and exact_ok and scheme in ("auto", "events")
+        self.linear = exact_ok and bool(np.all(phi.rate(np.array([-1.0, 1.0])) == [-1.0, 1.0]))
         if w == 0 and lateral is None:
             self.step = self._leak
         elif scheme == "explicit":
             self.step = self._explicit
+        elif self.events:
+            self.step = self._events
+        elif finite and (scheme == "rosenbrock" or (scheme == "auto" and not exact_ok)):
+            self.step = lambda v, J: rosenbrock_step(v, J, h, phi, w, lateral, ROSENBROCK_RTOL)
         else:
-            core = self._exact_core if scheme in ("auto", "exact") and exact_ok else self._implicit_core
+            core = self._exact_core if scheme in ("auto", "exact", "events") and exact_ok else self._implicit_core
             depth = 0 if math.isinf(h) else _REFINE
             self.step = lambda v, J: self._refined(core, v, J, h, depth)
+
+    def _events(self, v, J):
+        return event_flow(v, J, self.w, self.h, 1, self.linear).astype(v.dtype, copy=False)
+
+    def flow(self, v, J, steps, trace=None):
+        """``steps`` steps under constant ``J``; ``trace`` (steps, batch, n) filled in place if given.
+
+        The event-driven scheme integrates the whole span in one pass (every step's state is
+        evaluated in closed form when ``trace`` is given); the others step one at a time."""
+        if self.events:
+            return event_flow(v, J, self.w, self.h, steps, self.linear, trace=trace).astype(v.dtype, copy=False)
+        for t in range(steps):
+            v = self.step(v, J)
+            if trace is not None:
+                trace[t] = v
+        return v
 
     def _leak(self, v, J):
         return J + (v - J) * self.eh
@@ -208,192 +255,3 @@ class Stepper:
         return np.linalg.solve(eye - c * K, b[..., None])[..., 0]
 
 
-# ------------------------------------------------------------------ direct fixed point (ReLU/Linear)
-def interaction_matrix(w, lateral, n, dtype=np.float64):
-    """``M = I - lateral + w (11^T - I)`` (n, n): at a fixed point the active set A has ``M_AA r_A = J_A``."""
-    M = np.full((n, n), w, dtype=dtype)
-    np.fill_diagonal(M, 1.0)
-    if lateral is not None:
-        M -= lateral
-    return M
-
-
-def attractor_certificate(M, active=None, symmetric=None):
-    """Whether the symmetric part of ``M`` is positive definite (on each sample's ``active`` set).
-
-    For ``tau dv/dt = -v + J + (I - M) r``, ``r = phi(v)`` with ``0 <= phi' <= 1``, the function
-    ``V = sum_i int_{v*_i}^{v_i} (phi(s) - phi(v*_i)) ds`` has
-    ``dV/dt <= -(r - r*)^T M (r - r*)`` (a Lur'e-Persidskii argument), so a positive definite
-    symmetric part makes the fixed point unique and globally attracting: it is the state every
-    trajectory settles to, whatever ``v0``. Units that can never become active (``active``
-    False: for ReLU with inhibitory coupling only, ``J_i <= 0`` and ``v0_i <= 0``) keep
-    ``r_i = r*_i = 0`` and drop out, so the test may be restricted to the others.
-
-    Tried in turn: a Cholesky factorization of the union of the sets (when cheaper than one per
-    set), then Gershgorin's bound and a factorization on each set; a factorization certifies a
-    block only after a downward shift by ``gamma_{m+1} / (1 - 2 gamma_{m+1}) trace + 1e-9``
-    (``gamma_k = k u / (1 - k u)``, ``u`` the unit roundoff, ``m`` the block size; Rump 2006,
-    Verification of positive definiteness, BIT 46:433-452).
-
-    Parameters
-    ----------
-    M : ndarray, shape (n, n)
-    active : ndarray of bool, shape (batch, n), optional
-        Units that may become active, per sample; None: all.
-    symmetric : bool, optional
-        Whether ``M`` is symmetric; tested if None.
-
-    Returns
-    -------
-    ndarray of bool, shape (batch,) (or (1,) when ``active`` is None)
-    """
-    symmetric = np.array_equal(M, M.T) if symmetric is None else symmetric
-    S, n = (M if symmetric else 0.5 * (M + M.T)), M.shape[0]
-    active = np.ones((1, n), dtype=bool) if active is None else active
-    union, k = active.any(axis=0), active.sum(axis=1).astype(np.float64)
-    if (k ** 3).sum() > 0.5 * float(union.sum()) ** 3 and _positive_definite(S, union[None])[0]:
-        return np.ones(active.shape[0], dtype=bool)
-    absS = np.abs(S)
-    A = active.astype(S.dtype)
-    slack = 1e-9 + 4 * n * np.finfo(S.dtype).eps * (1 + absS.max(initial=0.0))
-    ok = np.all(~active | (np.diag(S)[None] - (A @ absS.T - A * absS.diagonal()) > slack), axis=-1)
-    ok[~ok] = _positive_definite(S, active[~ok])
-    return ok
-
-
-def _positive_definite(S, masks):
-    """Per row of ``masks`` (batch, n): LAPACK ``potrf`` of ``S[mask, mask]`` minus Rump's margin succeeds."""
-    potrf, = get_lapack_funcs(("potrf",), (S,))
-    u = np.finfo(S.dtype).eps / 2
-    out = np.zeros(masks.shape[0], dtype=bool)
-    for b, mask in enumerate(masks):
-        idx = np.flatnonzero(mask)
-        A = S.take(idx, axis=0).take(idx, axis=1) if idx.size < S.shape[0] else S.copy()
-        g = (idx.size + 1) * u / (1 - (idx.size + 1) * u)
-        A.flat[::idx.size + 1] -= 1e-9 + g / (1 - 2 * g) * abs(float(np.trace(A)))
-        out[b] = potrf(A.T, lower=True, overwrite_a=True, clean=False)[1] == 0  # A.T: column-major
-    return out
-
-
-def solve_fixed_point(J, M, *, linear, max_iter, symmetric=None):
-    """Fixed point ``r = phi(v)``, ``v = J + (I - M) r`` of a ReLU (or Linear) population, directly.
-
-    For ReLU it is the linear complementarity problem ``r >= 0``, ``y = M r - J >= 0``,
-    ``r^T y = 0`` (``y = -v`` on the silent units), solved per sample by block principal
-    pivoting (Judice & Pires 1994, Comput. Oper. Res. 21:587-596; as in Kim & Park 2011): from a
-    guess of the active set ``F``, solve ``M_FF r_F = J_F`` and move every infeasible unit
-    (``r_i < 0`` in ``F``, ``y_i < 0`` outside) to the other side; when the number of infeasible
-    units has not decreased for 3 exchanges, move only the one of largest index (Murty 1974,
-    Opsearch 11:123-130), which terminates for a P-matrix ``M`` (one with a positive definite
-    symmetric part is one), whatever the guess. The guess: the signs of ``v`` after up to 6
-    damped steps ``v <- 0.7 v + 0.3 (J + (I - M) relu(v))`` from ``v = J`` (on Foldiak networks
-    trained on digits it misses about one unit per sample, and the pivoting ends within 2-3
-    rounds). One LAPACK solve per sample, in ``J``'s dtype. For Linear units ``v = M^{-1} J``.
-
-    Parameters
-    ----------
-    J : ndarray, shape (batch, n)
-    M : ndarray, shape (n, n), dtype of J
-        :func:`interaction_matrix`.
-    linear : bool
-        Linear units (else ReLU).
-    max_iter : int
-        Pivoting budget per sample.
-    symmetric : bool, optional
-        Whether ``M`` is symmetric (then the blocks are solved by Cholesky); tested if None.
-
-    Returns
-    -------
-    v, r : ndarray, shape (batch, n)
-        NaN for the samples not done.
-    done : ndarray of bool, shape (batch,)
-        Pivoting ended at a fixed point (False: budget exhausted, or a singular ``M_FF``).
-    iterations : int
-        Pivoting rounds of the slowest sample.
-    residual : ndarray, shape (batch,)
-        ``max |v - J - (I - M) relu(v)|`` per sample, from the last round's ``M r - J`` (NaN where
-        a sign was within the rounding tolerance, or for Linear units: left to the caller).
-    """
-    batch, n = J.shape
-    unknown = np.full(batch, np.nan)  # residuals left to the caller
-    if linear:
-        try:
-            v = np.linalg.solve(M, J.T).T
-        except np.linalg.LinAlgError:
-            return np.full_like(J, np.nan), np.full_like(J, np.nan), np.zeros(batch, dtype=bool), 1, unknown
-        return v, v, np.ones(batch, dtype=bool), 1, unknown
-    J3, M3, v = 0.3 * J, 0.3 * M.T, J.copy()
-    F = v > 0
-    for _ in range(6):  # v <- 0.7 v + 0.3 (J + (I - M) relu(v)), until no sign changes
-        rv = np.maximum(v, 0)
-        Mrv = rv @ M3
-        v *= 0.7
-        v += J3
-        rv *= 0.3
-        v += rv
-        v -= Mrv
-        F, F_last = v > 0, F
-        if np.array_equal(F, F_last):
-            break
-    r, y = np.full_like(J, np.nan), np.full_like(J, np.nan)
-    residual = unknown.copy()
-    done = np.zeros(batch, dtype=bool)
-    best, backup = np.full(batch, n + 1), np.full(batch, 3)
-    todo = np.arange(batch)
-    symmetric = np.array_equal(M, M.T) if symmetric is None else symmetric
-    eps = 64 * np.finfo(J.dtype).eps * (1 + np.abs(J).max(axis=1, initial=0.0))  # sign tolerance
-    it = 0
-    while todo.size and it < max_iter:
-        it += 1
-        Ft, Jt = F[todo], J[todo]
-        rt, regular = _solve_active(M, Jt, Ft, symmetric)
-        yt = rt @ M.T - Jt
-        # the residual of v = r - y, relu(v) = r: M r - J on F (0 elsewhere), exact when no sign
-        # needed the tolerance; NaN (to be computed by the caller) otherwise
-        res = np.where(Ft, np.abs(yt), 0).max(axis=1, initial=0.0)
-        yt[Ft] = 0
-        tol = eps[todo, None]
-        bad = (Ft & (rt < -tol)) | (~Ft & (yt < -tol))
-        count = bad.sum(axis=1)
-        fin = (count == 0) & regular
-        exact = ~((Ft & (rt < 0)) | (~Ft & (yt < 0))).any(axis=1)
-        r[todo[fin]], y[todo[fin]] = rt[fin], yt[fin]
-        residual[todo[fin]] = np.where(exact[fin], res[fin], np.nan)
-        done[todo[fin]] = True
-        keep = ~fin & regular
-        todo, bad, count = todo[keep], bad[keep], count[keep]
-        full = count < best[todo]
-        best[todo[full]] = count[full]
-        backup[todo[full]] = 3
-        slack = ~full & (backup[todo] > 0)
-        backup[todo[slack]] -= 1
-        full |= slack
-        flip = np.where(full[:, None], bad, False)
-        single = np.flatnonzero(~full)
-        flip[single, n - 1 - np.argmax(bad[single, ::-1], axis=1)] = True  # Murty: the largest index
-        F[todo] ^= flip
-    return r - y, r, done, it, residual
-
-
-def _solve_active(M, J, F, symmetric):
-    """``M_FF r_F = J_F`` per sample (LAPACK ``posv``, or ``gesv``), r = 0 off F; and whether each block was regular."""
-    posv, gesv = get_lapack_funcs(("posv", "gesv"), (M,))
-    r = np.zeros_like(J)
-    ok = np.ones(J.shape[0], dtype=bool)
-    rows, cols = np.nonzero(F)
-    bounds = np.searchsorted(rows, np.arange(J.shape[0] + 1)).tolist()
-    for b in range(J.shape[0]):
-        idx = cols[bounds[b]:bounds[b + 1]]
-        if not idx.size:
-            continue
-        A, rhs = M.take(idx, axis=0).take(idx, axis=1), J[b].take(idx)
-        info = 1
-        if symmetric:  # A.T: the same matrix, in the column-major order LAPACK reads (no copy)
-            _, x, info = posv(A.T, rhs, lower=True, overwrite_a=True)
-        if info != 0:
-            _, _, x, info = gesv(M.take(idx, axis=0).take(idx, axis=1), rhs)
-        if info == 0:
-            r[b, idx] = x
-        else:
-            ok[b] = False
-    return r, ok
