@@ -24,11 +24,12 @@ import sim
 from sim import tasks
 from sim.errors import ValidationError
 from sim.seeds import model_seed, subsample_rng
+from sim.study import unsupervised
 
 __all__ = ["KINDS", "PROBE_SIZE", "GRID_SIZE", "canonical_json", "run_id", "run_specs", "trial_specs", "tuples",
            "load_task", "training_task", "training_rows"]
 
-KINDS = ("standard", "subsample", "sequential", "hidden_units", "trial")
+KINDS = ("standard", "subsample", "sequential", "hidden_units", "trial", "unsupervised")
 PROBE_SIZE = 500      # fixed probe set: the first min(PROBE_SIZE, n_test) test samples
 GRID_SIZE = 200       # decision-boundary grid for 2-D tasks
 _ROW_TAG = "spec_row_train"  # per-sample meta entry that follows the training rows (sim.tasks)
@@ -105,8 +106,11 @@ def run_specs(study) -> list[dict]:
             params, epochs = study.model_for(m_label, t_label)
             sized = ([("hidden_units", {"hidden_units": n}, {}) for n in hu["sizes"]]
                      if hu and t_label in hu["tasks"] and m_label in hu["models"] else [])
+            runs = variants + sized  # an unsupervised encoder: one run per seed (sim.study.unsupervised)
+            if study.models[m_label]["model"] in unsupervised.MODELS:
+                runs = [(unsupervised.KIND, {}, {})]
             for i in range(study.seeds):
-                for kind, condition, ev in variants + sized:
+                for kind, condition, ev in runs:
                     ep = epochs
                     if kind == "sequential" and seq.get("epochs") is not None:
                         ep = seq["epochs"]
@@ -193,7 +197,7 @@ def training_task(spec: dict, task: tasks.Task) -> tasks.Task:
         For a sequential run (it trains on two class subsets in turn).
     """
     kind = spec["kind"]
-    if kind in ("standard", "trial", "hidden_units"):
+    if kind in ("standard", "trial", "hidden_units", "unsupervised"):
         return task
     if kind == "subsample":
         return tasks.subsample(task, spec["condition"]["train_per_class"], subsample_rng(spec))
