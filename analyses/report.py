@@ -30,6 +30,7 @@ SECTIONS = (
     ("continual", "Sequential learning", False),
     ("boundaries", "Decision boundaries", False),
     ("receptive_fields", "Receptive fields", False),
+    ("v1", "Receptive fields on natural images", True),
     ("representations", "Representations", False),
     ("dynamics", "Dynamics", True),
     ("alignment", "Alignment", True),

@@ -115,7 +115,7 @@ def build(results_dir, out_dir="figures", formats=("png", "pdf")) -> list[dict]:
     style.apply()
     chosen = [d["selected"][f] for f in sorted(d["selected"])]
     n = len(chosen)
-    fig, axes = plt.subplots(2, n + 1, figsize=(2.6 * (n + 1), 5.6), squeeze=False)
+    fig, axes = plt.subplots(2, n + 1, figsize=(2.6 * (n + 1), 5.6), squeeze=False, layout="constrained")
     for j, label in enumerate(chosen):
         m = d["models"][label]
         _mosaic(axes[0, j], m)
@@ -139,7 +139,6 @@ def build(results_dir, out_dir="figures", formats=("png", "pdf")) -> list[dict]:
     ax.set_ylabel("n_y = sigma_y f")
     ax.legend(fontsize=6)
     axes[1, n].axis("off")
-    fig.tight_layout()
     paths = style.save(fig, out_dir, "v1_receptive_fields", formats)
     plt.close(fig)
     os.makedirs(out_dir, exist_ok=True)

@@ -207,8 +207,11 @@ def _parse_model(label, spec, default_epochs, task_info):
         epochs_by_task[t_label] = t_epochs
         search[t_label] = {**model_space, **task_space}  # the task's entries replace the model's
         paths = {**{n: f"{path}.search" for n in model_space}, **{n: f"{t_path}.search" for n in task_space}}
-        check_space(search[t_label], paths, name, by_task[t_label], control,
-                    lambda where, p: _build_params(where, name, p))
+        if search[t_label] and name in unsupervised.MODELS:
+            raise ValidationError(f"{path}.search", search[t_label], "is not available for an unsupervised encoder")
+        if search[t_label]:
+            check_space(search[t_label], paths, name, by_task[t_label], control,
+                        lambda where, p: _build_params(where, name, p))
     return {"model": name, "epochs": epochs, "params": base, "random_control": control,
             "tasks": task_overrides, "params_by_task": by_task, "epochs_by_task": epochs_by_task,
             "search": search}
