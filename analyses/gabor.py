@@ -25,13 +25,14 @@ from sim.errors import ValidationError
 from sim.validation import check_array
 
 __all__ = ["gabor", "fit_gabor", "fit_units", "population", "FIELDS", "MIN_VE", "MIN_SIGMA",
-           "ORIENTATION_BINS", "MIN_WIDTH", "well_fitted"]
+           "ORIENTATION_BINS", "MIN_WIDTH", "MIN_NX", "well_fitted"]
 
 FIELDS = ("variance_explained", "orientation", "frequency", "sigma_x", "sigma_y", "phase", "x0", "y0",
           "amplitude", "offset", "n_x", "n_y")
 MIN_VE = 0.7  # a unit is well fitted when the Gabor explains at least 70% of its variance ...
 MIN_SIGMA = 1.5  # ... its envelope size lies in [1.5 px, half the patch side] ...
-MIN_WIDTH = 1.0  # ... and neither envelope SD is below one pixel (`well_fitted`)
+MIN_WIDTH = 1.0  # ... neither envelope SD is below one pixel ...
+MIN_NX = 0.1  # ... and the carrier has at least 0.1 cycle per envelope SD across the stripes (`well_fitted`)
 ORIENTATION_BINS = 6  # 30-degree bins of orientation in [0, 180)
 _SCREEN = 15  # function evaluations of the screening run from each start
 _PAD = 4  # zero-padding factor of the FFT that gives the starting frequency
@@ -173,8 +174,9 @@ def fit_units(W, shape) -> dict:
 def well_fitted(fits: dict, side: int, strict: bool = False) -> np.ndarray:
     """Boolean mask of the units that count as Gabor-like.
 
-    A unit counts when the Gabor explains at least `MIN_VE` of its variance, its carrier
-    frequency is above zero, and its envelope is neither a pixel nor the whole patch: the
+    A unit counts when the Gabor explains at least `MIN_VE` of its variance, its carrier has
+    ``n_x = sigma_x f >= MIN_NX`` (0.1, about the lower end of Ringach's simple cells: a blob or a
+    ramp, ``f`` near 0, does not count), and its envelope is neither a pixel nor the whole patch: the
     envelope size ``sqrt(sigma_x sigma_y)`` lies in [`MIN_SIGMA`, ``side / 2``] and the envelope
     is at least `MIN_WIDTH` px across the stripes (``sigma_x``): a single-pixel unit (SDs of
     about half a pixel) and a one-pixel line do not count. ``strict=True`` asks instead that
@@ -182,7 +184,7 @@ def well_fitted(fits: dict, side: int, strict: bool = False) -> np.ndarray:
     (``sigma_x`` near 1 px). ``side`` is the patch side (px).
     """
     ve, sx, sy = fits["variance_explained"], fits["sigma_x"], fits["sigma_y"]
-    ok = (ve >= MIN_VE) & (fits["frequency"] > 0)
+    ok = (ve >= MIN_VE) & (sx * fits["frequency"] >= MIN_NX)
     if strict:
         return ok & (sx >= MIN_SIGMA) & (sy >= MIN_SIGMA) & (sx <= side / 2) & (sy <= side / 2)
     size = np.sqrt(sx * sy)

@@ -114,31 +114,40 @@ def build(results_dir, out_dir="figures", formats=("png", "pdf")) -> list[dict]:
         return []
     style.apply()
     chosen = [d["selected"][f] for f in sorted(d["selected"])]
-    n = len(chosen)
-    fig, axes = plt.subplots(2, n + 1, figsize=(2.6 * (n + 1), 5.6), squeeze=False, layout="constrained")
+    n, per_row = len(chosen), 4
+    blocks = int(math.ceil(n / per_row))
+    fig = plt.figure(figsize=(2.4 * per_row + 5.0, 3.4 * blocks), layout="constrained")
+    grid = fig.add_gridspec(2 * blocks, per_row + 2, height_ratios=[2.2, 1.0] * blocks)
     for j, label in enumerate(chosen):
         m = d["models"][label]
-        _mosaic(axes[0, j], m)
-        axes[0, j].set_title(f"{label}\n{100 * m['stats']['fraction_gabor']:.0f}% Gabor-like", fontsize=8)
+        b, c = divmod(j, per_row)
+        ax = fig.add_subplot(grid[2 * b, c])
+        _mosaic(ax, m)
+        ax.set_title(f"{label}\n{100 * m['stats']['fraction_gabor']:.0f}% Gabor-like", fontsize=8)
+        hist = fig.add_subplot(grid[2 * b + 1, c])
         counts = m["stats"]["orientation_counts"]
-        axes[1, j].bar(np.arange(len(counts)) * 30 + 15, counts, width=26, color="0.4")
-        axes[1, j].set_xticks([0, 60, 120, 180])
-        axes[1, j].set_xlabel("orientation (deg)", fontsize=8)
-    axes[1, 0].set_ylabel("Gabor-like units")
-    ax = axes[0, n]
+        hist.bar(np.arange(len(counts)) * 30 + 15, counts, width=26, color="0.4")
+        hist.set_xticks([0, 60, 120, 180])
+        hist.tick_params(labelsize=7)
+        hist.set_xlabel("orientation (deg)", fontsize=7)
+        if c == 0:
+            hist.set_ylabel("Gabor-like units", fontsize=7)
+    ax = fig.add_subplot(grid[:, per_row:])
     (x0, x1), (y0, y1) = RINGACH_REGION["n_x"], RINGACH_REGION["n_y"]
     ax.add_patch(plt.Rectangle((x0, y0), x1 - x0, y1 - y0, color="tab:orange", alpha=0.25,
                                label="macaque V1 (approx., Ringach 2002)"))
     for label in chosen:
         m = d["models"][label]
         mask = m["stats"]["mask"]
-        ax.scatter(m["fits"]["n_x"][mask], m["fits"]["n_y"][mask], s=8, label=label)
+        if mask.any():
+            ax.scatter(m["fits"]["n_x"][mask], m["fits"]["n_y"][mask], s=10, label=label)
     ax.set_xlim(0, 1.5)
     ax.set_ylim(0, 1.5)
-    ax.set_xlabel("n_x = sigma_x f")
+    ax.set_aspect("equal")
+    ax.set_xlabel("n_x = sigma_x f (cycles per envelope SD)")
     ax.set_ylabel("n_y = sigma_y f")
-    ax.legend(fontsize=6)
-    axes[1, n].axis("off")
+    ax.set_title("Gabor-like units of the selected models", fontsize=9)
+    ax.legend(fontsize=7, loc="upper right")
     paths = style.save(fig, out_dir, "v1_receptive_fields", formats)
     plt.close(fig)
     os.makedirs(out_dir, exist_ok=True)
@@ -158,9 +167,13 @@ def section(d) -> str:
     """The report text: how models were selected, and the table."""
     return ("Each learning rule's configuration was selected by its held-out reconstruction "
             "score (validation patches), not by any Gabor statistic; selected rows are in bold. "
-            "A unit is Gabor-like when a 2-D Gabor explains >= 70% of its variance and its "
-            "envelope size sqrt(sigma_x sigma_y) lies between 1.5 px and half the patch, with "
-            "neither SD below 1 px; *strict* asks both SDs to lie in [1.5 px, half the patch].\n\n"
+            "A unit is Gabor-like when a 2-D Gabor explains >= 70% of its variance, its carrier has "
+            "n_x = sigma_x f >= 0.1 (a blob or ramp does not count), and its envelope size "
+            "sqrt(sigma_x sigma_y) lies between 1.5 px and half the patch, with neither SD below "
+            "1 px (a single-pixel unit does not count); *strict* asks both SDs to lie in "
+            "[1.5 px, half the patch]. Scores are negative mean squared reconstruction errors per "
+            "pixel (whitened units); test patches come from a different region of the photographs "
+            "(the bottom quarter).\n\n"
             + table(d))
 
 

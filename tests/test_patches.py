@@ -97,3 +97,9 @@ def test_nothing_is_downloaded(monkeypatch):
     monkeypatch.setattr(socket, "create_connection", refuse)
     patches.grey_images.cache_clear()
     assert _load(seed=5).n_train == 800
+
+
+def test_too_few_training_patches_are_refused_by_name():
+    for whiten in ("zca", "none"):
+        with pytest.raises(ValidationError, match="n_train"):
+            tasks.load("patches", n_train=2, n_test=10, validation_fraction=0.5, whiten=whiten)

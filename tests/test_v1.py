@@ -78,9 +78,10 @@ def test_bad_input():
 
 
 def test_strict_and_default_envelope_criteria():
-    fits = {"variance_explained": np.array([0.9, 0.9, 0.9, 0.9, 0.6]),
-            "frequency": np.array([0.2, 0.2, 0.2, 0.2, 0.2]),
-            "sigma_x": np.array([2.0, 1.2, 0.5, 7.0, 2.0]),   # Gabor, narrow edge, line, plane wave, poor fit
-            "sigma_y": np.array([3.0, 4.0, 6.0, 9.0, 3.0])}
-    assert gb.well_fitted(fits, 12).tolist() == [True, True, False, False, False]
-    assert gb.well_fitted(fits, 12, strict=True).tolist() == [True, False, False, False, False]
+    # Gabor, narrow edge, line, plane wave, poor fit, blob (n_x = 0.02)
+    fits = {"variance_explained": np.array([0.9, 0.9, 0.9, 0.9, 0.6, 0.9]),
+            "frequency": np.array([0.2, 0.2, 0.2, 0.2, 0.2, 0.01]),
+            "sigma_x": np.array([2.0, 1.2, 0.5, 7.0, 2.0, 2.0]),
+            "sigma_y": np.array([3.0, 4.0, 6.0, 9.0, 3.0, 3.0])}
+    assert gb.well_fitted(fits, 12).tolist() == [True, True, False, False, False, False]
+    assert gb.well_fitted(fits, 12, strict=True).tolist() == [True, False, False, False, False, False]

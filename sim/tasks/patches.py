@@ -169,6 +169,9 @@ def fit_whitening(X_train, X_test, X_val, meta, *, whiten="zca", whiten_eps=0.01
     whiten_eps = check_number("whiten_eps", whiten_eps, low=0.0)
     mean = X_train.mean(axis=0)
     Xc = X_train - mean
+    if X_train.shape[0] < 2 or not float(np.abs(Xc).max()) > 0:
+        raise ValidationError("n_train", X_train.shape[0], "leaves too few distinct training patches to fit "
+                              "the whitening (after the validation carve)")
     if whiten == "zca":
         lam, U = np.linalg.eigh(Xc.T @ Xc / Xc.shape[0])
         lam = np.clip(lam, 0.0, None)
