@@ -141,8 +141,14 @@ def build(results_dir, out_dir="figures", formats=("png", "pdf")) -> list[dict]:
         mask = m["stats"]["mask"]
         if mask.any():
             ax.scatter(m["fits"]["n_x"][mask], m["fits"]["n_y"][mask], s=10, label=label)
-    ax.set_xlim(0, 1.5)
-    ax.set_ylim(0, 1.5)
+    values = [np.zeros(0)]
+    for lb in chosen:
+        fits, mask = d["models"][lb]["fits"], d["models"][lb]["stats"]["mask"]
+        values += [fits["n_x"][mask], fits["n_y"][mask]]
+    values = np.concatenate(values)
+    top = min(max(1.5, 1.1 * float(np.percentile(values, 98))), 4.0) if values.size else 1.5
+    ax.set_xlim(0, top)
+    ax.set_ylim(0, top)
     ax.set_aspect("equal")
     ax.set_xlabel("n_x = sigma_x f (cycles per envelope SD)")
     ax.set_ylabel("n_y = sigma_y f")
