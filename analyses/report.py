@@ -33,6 +33,7 @@ SECTIONS = (
     ("bars", "Bars: which bars are on", True),
     ("boundaries", "Decision boundaries", False),
     ("receptive_fields", "Receptive fields", False),
+    ("v1", "Receptive fields on natural images", True),
     ("representations", "Representations", False),
     ("dynamics", "Dynamics", True),
     ("alignment", "Alignment", True),

@@ -194,7 +194,8 @@ def test_run_specs_live_in_one_module(tmp_path):
     s = study_mod.load(_write(tmp_path))
     assert spec_mod.run_specs(s) == s.runs()
     assert study_mod.run_id is spec_mod.run_id and study_mod.canonical_json is spec_mod.canonical_json
-    assert spec_mod.KINDS == ("standard", "subsample", "sequential", "hidden_units", "trial", "transfer")
+    assert spec_mod.KINDS == ("standard", "subsample", "sequential", "hidden_units", "trial", "transfer",
+                              "unsupervised")
     assert {r["evaluation"].get("probe") for r in s.runs()} == {spec_mod.PROBE_SIZE}
     assert {r["evaluation"].get("grid") for r in s.runs()} == {spec_mod.GRID_SIZE, None}  # none for sequential
     assert spec_mod.tuples({"hidden": [8, [1, 2]], "lr": 0.1, "x": "a"}) == {"hidden": (8, (1, 2)), "lr": 0.1, "x": "a"}

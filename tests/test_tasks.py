@@ -30,7 +30,7 @@ def _rows(X):
 # ---------------------------------------------------------------- registry & reproducibility
 
 def test_names_and_table():
-    assert tasks.names() == TOYS + ["digits", "mnist1d", "bars"]
+    assert tasks.names() == TOYS + ["digits", "mnist1d", "bars", "patches"]
     text = tasks.table()
     lines = text.splitlines()
     assert len(lines) == len(tasks.names()) + 1

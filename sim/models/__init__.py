@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sim.errors import ValidationError
 from sim.models.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from sim.models.encoders import BackpropAutoencoder, HebbianEncoder
 from sim.models.hebbian import HebbianNet
 from sim.models.labels import axes, describe
 from sim.models.mlp import BackpropMLP
@@ -11,8 +12,8 @@ from sim.models.persistence import load_model
 from sim.models.readout import LinearReadout
 from sim.validation import check_choice
 
-__all__ = ["BackpropMLP", "HebbianNet", "LinearReadout", "Callback", "EarlyStopping", "ModelCheckpoint",
-            "axes", "describe", "load", "make", "names", "REGISTRY"]
+__all__ = ["BackpropAutoencoder", "BackpropMLP", "HebbianEncoder", "HebbianNet", "LinearReadout", "Callback",
+           "EarlyStopping", "ModelCheckpoint", "axes", "describe", "load", "make", "names", "REGISTRY"]
 
 REGISTRY = {"backprop": BackpropMLP, "hebbian": HebbianNet, "readout": LinearReadout}
 

@@ -20,7 +20,7 @@ from sim.errors import ValidationError
 from sim.models import presets
 from sim.models.early_stopping import TASK_NEUTRAL_PARAMS
 from sim.models.estimator import MAX_UNITS
-from sim.study import robustness
+from sim.study import robustness, unsupervised
 from sim.study.comparisons import comparisons
 from sim.study.search import check_space, parse_space, parse_tuning
 from sim.study.spec import FILE_TASK, canonical_json, file_task_params, tuples
@@ -178,10 +178,10 @@ def _parse_model(label, spec, default_epochs, task_info):
     if "preset" in spec:
         params, epochs, preset_model = _preset(f"{path}.preset", spec.pop("preset"))
         spec.setdefault("model", preset_model)
-    name = _str(f"{path}.model", spec.pop("model"), models.names())
+    name = _str(f"{path}.model", spec.pop("model"), models.names() + unsupervised.names())
     if preset_model is not None and preset_model != name:
         raise ValidationError(f"{path}.preset", preset_model, f"is a {preset_model} preset, not {name}")
-    if control and "rule" not in models.REGISTRY[name].param_names():
+    if control and (name not in models.REGISTRY or "rule" not in models.REGISTRY[name].param_names()):
         raise ValidationError(f"{path}.random_control", control, f"needs a model with a hidden 'rule' "
                               f"(hebbian), not {name}")
     if "epochs" in spec:
@@ -217,8 +217,11 @@ def _parse_model(label, spec, default_epochs, task_info):
         epochs_by_task[t_label] = t_epochs
         search[t_label] = {**model_space, **task_space}  # the task's entries replace the model's
         paths = {**{n: f"{path}.search" for n in model_space}, **{n: f"{t_path}.search" for n in task_space}}
-        check_space(search[t_label], paths, name, by_task[t_label], control,
-                    lambda where, p: _build_params(where, name, p))
+        if search[t_label] and name in unsupervised.MODELS:
+            raise ValidationError(f"{path}.search", search[t_label], "is not available for an unsupervised encoder")
+        if search[t_label]:
+            check_space(search[t_label], paths, name, by_task[t_label], control,
+                        lambda where, p: _build_params(where, name, p))
     return {"model": name, "epochs": epochs, "params": base, "random_control": control,
             "tasks": task_overrides, "params_by_task": by_task, "epochs_by_task": epochs_by_task,
             "search": search}
@@ -234,7 +237,7 @@ def _build_params(path, name, params):
     if "seed" in params:
         raise ValidationError(f"{path}.seed", params["seed"], "is set by the study (root_seed, seeds)")
     try:
-        model = models.make(name, **params, seed=0)
+        model = (unsupervised.make if name in unsupervised.MODELS else models.make)(name, **params, seed=0)
         model.validate_params()
     except ValidationError as exc:
         exc = _relabel(exc, path)
@@ -319,7 +322,8 @@ def _hidden_units(value, task_info, model_info):
         raise ValidationError(f"{path}.sizes", None, "is required")
     sizes = _list(f"{path}.sizes", value["sizes"], lambda p, v: check_int(p, v, low=1, high=MAX_UNITS))
     tasks = _task_labels(f"{path}.tasks", value.get("tasks", list(task_info)), task_info)
-    sized = [m for m, info in model_info.items() if "hidden" in models.REGISTRY[info["model"]].param_names()]
+    sized = [m for m, info in model_info.items()
+             if info["model"] in models.REGISTRY and "hidden" in models.REGISTRY[info["model"]].param_names()]
     chosen = value.get("models", sized)
     if not isinstance(chosen, list) or not chosen:
         raise ValidationError(f"{path}.models", chosen, "must be a non-empty list of model labels")

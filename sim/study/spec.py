@@ -29,13 +29,13 @@ import sim
 from sim import tasks
 from sim.errors import ValidationError
 from sim.seeds import model_seed, subsample_rng
-from sim.study import robustness
+from sim.study import robustness, unsupervised
 
 __all__ = ["KINDS", "PROBE_SIZE", "GRID_SIZE", "FILE_TASK", "FILE_KEYS", "file_task_params",
            "canonical_json", "run_id", "run_specs", "trial_specs", "tuples",
            "load_task", "training_task", "training_rows"]
 
-KINDS = ("standard", "subsample", "sequential", "hidden_units", "trial", "transfer")
+KINDS = ("standard", "subsample", "sequential", "hidden_units", "trial", "transfer", "unsupervised")
 PROBE_SIZE = 500      # fixed probe set: the first min(PROBE_SIZE, n_test) test samples
 GRID_SIZE = 200       # decision-boundary grid for 2-D tasks
 FILE_TASK = "file"    # task_name of a task read from the user's data file
@@ -115,8 +115,11 @@ def run_specs(study) -> list[dict]:
             params, epochs = study.model_for(m_label, t_label)
             sized = ([("hidden_units", {"hidden_units": n}, {}) for n in hu["sizes"]]
                      if hu and t_label in hu["tasks"] and m_label in hu["models"] else [])
+            runs = variants + sized  # an unsupervised encoder: one run per seed (sim.study.unsupervised)
+            if study.models[m_label]["model"] in unsupervised.MODELS:
+                runs = [(unsupervised.KIND, {}, {})]
             for i in range(study.seeds):
-                for kind, condition, ev in variants + sized:
+                for kind, condition, ev in runs:
                     if seq and m_label in seq.get("only", ()) and kind != "sequential":
                         continue  # a model of the sequential condition only (conditions.sequential.only)
                     ep = epochs
@@ -252,7 +255,7 @@ def training_task(spec: dict, task: tasks.Task) -> tasks.Task:
         For a sequential run (it trains on two class subsets in turn).
     """
     kind = spec["kind"]
-    if kind in ("standard", "trial", "hidden_units", "transfer"):
+    if kind in ("standard", "trial", "hidden_units", "transfer", "unsupervised"):
         return task
     if kind == "subsample":
         return tasks.subsample(task, spec["condition"]["train_per_class"], subsample_rng(spec))

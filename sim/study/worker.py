@@ -24,7 +24,7 @@ from sim.errors import ValidationError
 from sim.learning import rules
 from sim.models.alignment import alignment_record, feedback_alignment
 from sim.seeds import eval_rng
-from sim.study import probes, robustness
+from sim.study import probes, robustness, unsupervised
 from sim.study.spec import load_task, training_task, tuples
 from sim.study.store import pack_arrays
 from sim.tasks import add_noise, class_subset, occlude
@@ -79,6 +79,8 @@ def execute_packed(spec: dict, blas_threads: int | None = None) -> tuple[dict, b
 
 def _execute(spec):
     task = load_task(spec)
+    if spec["kind"] == unsupervised.KIND:  # an encoder: fitted on the inputs alone
+        return unsupervised.execute(spec, task)
     model = models.make(spec["model_name"], **tuples(spec["params"]), seed=spec["model_seed"])
     kind, epochs = spec["kind"], spec["epochs"]
     result = {}

@@ -16,6 +16,7 @@ import numpy as np
 
 from sim.errors import ValidationError
 from sim.seeds import task_streams, validation_rng
+from sim.tasks import patches as _patches
 from sim.tasks import toys as _toys
 from sim.tasks.splits import DEFAULT_VALIDATION_FRACTION, carve_validation, split_indices
 from sim.tasks.task import Task, frozen
@@ -39,6 +40,7 @@ CHECKS: dict[str, Callable] = {
     "test_fraction": lambda k, v: check_number(k, v, low=0.0, high=1.0, low_open=True, high_open=True),
     "resplit": check_bool,
     "validation_fraction": lambda k, v: check_number(k, v, low=0.0, high=1.0, high_open=True),
+    **_patches.CHECKS,
 }
 
 
@@ -142,11 +144,12 @@ _REGISTRY: dict[str, _Spec] = {
                   "Foldiak's bars: {size}x{size} images, each bar on with p={p}; label = number of bars on "
                   "(a secondary task); which bars are on: meta bars_train / bars_val / bars_test, "
                   "the multi-label probe reports use"),
+    "patches": _Spec(_patches.build, _patches.DEFAULTS, _patches.DESCRIPTION),
 }
 
 
 def names() -> list[str]:
-    """Names of the registered tasks, in registry order (toys, digits, mnist1d, bars)."""
+    """Names of the registered tasks, in registry order (toys, digits, mnist1d, bars, patches)."""
     return list(_REGISTRY)
 
 
@@ -184,6 +187,8 @@ def load(name: str, /, seed: int = 0, validation_fraction: float = DEFAULT_VALID
         - digits: ``test_fraction=0.2``
         - mnist1d: ``resplit=False, test_fraction=0.2`` (``test_fraction`` needs ``resplit``)
         - bars: ``n_train=1000, n_test=1000, p=0.125, size=8``
+        - patches: ``n_train=20000, n_test=2000, size=12, contrast=True, whiten="zca", whiten_eps=0.1``
+          (`sim.tasks.patches`)
 
     Returns
     -------
@@ -215,6 +220,8 @@ def load(name: str, /, seed: int = 0, validation_fraction: float = DEFAULT_VALID
                                                             validation_rng(seed, key))
     if meta.pop("standardize", False):
         X_train, X_test, X_val = _standardize(X_train, X_test, X_val, meta)
+    if "fit_on_train" in meta:  # e.g. the patches' whitening, fitted on the training split left
+        X_train, X_test, X_val = meta.pop("fit_on_train")(X_train, X_test, X_val, meta)
     meta = {"description": spec.description.format(**values),
             "params": {"seed": seed, **values, "validation_fraction": fraction}, **meta}
     return Task(key, X_train, y_train, X_test, y_test, n_classes, meta, X_val=X_val, y_val=y_val)

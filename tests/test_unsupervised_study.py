@@ -1,0 +1,91 @@
+"""Unsupervised runs in a study: the run kind, stored receptive fields, selection on validation."""
+
+import numpy as np
+import pytest
+
+from analyses import v1
+from sim.errors import ValidationError
+from sim.study import parse, unsupervised
+from sim.study import store as store_mod
+from sim.study.backends import run_study
+from sim.study.spec import run_specs
+
+STUDY = """
+name = "v1tiny"
+root_seed = 0
+seeds = 1
+epochs = 2
+[tasks.patches]
+n_train = 1000
+n_test = 200
+size = 8
+[models.kh]
+model = "hebbian_encoder"
+n_components = 12
+rule = "competitive"
+rule_params = { p = 2.0, k = 2, delta = 0.1 }
+w_inh = 0.0
+[models.kh3]
+model = "hebbian_encoder"
+n_components = 12
+rule = "competitive"
+rule_params = { p = 3.0, k = 2, delta = 0.1 }
+w_inh = 0.0
+[models.ae]
+model = "autoencoder"
+n_components = 12
+"""
+
+
+def _parse(text=STUDY):
+    import tomllib
+    return parse(tomllib.loads(text))
+
+
+def test_specs_are_one_unsupervised_run_per_seed():
+    specs = run_specs(_parse())
+    assert [s["kind"] for s in specs] == ["unsupervised"] * 3
+    assert {s["model_name"] for s in specs} == {"hebbian_encoder", "autoencoder"}
+    assert specs[0]["params"]["rule_params"] == {"p": 2.0, "k": 2, "delta": 0.1}
+
+
+def test_schema_refuses_bad_encoder_parameters_by_name():
+    with pytest.raises(ValidationError, match="n_components"):
+        _parse(STUDY.replace("n_components = 12\nrule", "n_components = 0\nrule", 1))
+    with pytest.raises(ValidationError, match="hidden"):
+        _parse(STUDY + "hidden = 3\n")
+    with pytest.raises(ValidationError, match="search"):
+        _parse(STUDY + "search = { lr = [0.001, 0.01] }\n")
+
+
+def test_run_stores_weights_and_scores(tmp_path):
+    run_study(_parse(), tmp_path / "s", workers=1, progress=False, log=lambda *a, **k: None)
+    st = store_mod.open(tmp_path / "s")
+    runs = st.runs(include_failed=True)
+    assert len(runs) == 3 and all(r["status"] == "finished" for r in runs)
+    for r in runs:
+        arrays = st.load_arrays(r["run_id"])
+        assert arrays["W1"].shape == (12, 64) and arrays["image_shape"].tolist() == [8, 8]
+        ev = r["evaluation"]
+        assert ev["val_score"] < 0 and ev["test_score"] < 0 and ev["n_val"] == 200
+        assert len(r["history"]["records"]) == 2
+    d = v1.data(tmp_path / "s")
+    # the competitive family's selection is the label with the higher validation score
+    kh, kh3 = d["models"]["kh"], d["models"]["kh3"]
+    assert d["selected"]["hebbian_encoder:competitive"] == ("kh" if kh["val_score"] > kh3["val_score"] else "kh3")
+    assert d["selected"]["autoencoder"] == "ae"
+    figs = v1.build(tmp_path / "s", tmp_path / "fig", ("png",))
+    assert figs and all((tmp_path / "fig" / name).exists() for name in ("v1_receptive_fields.png", "v1.md"))
+
+
+def test_execute_matches_a_direct_fit():
+    from sim import tasks
+    spec = run_specs(_parse())[0]
+    task = tasks.load("patches", seed=spec["task_seed"], **spec["task_params"])
+    result, arrays = unsupervised.execute(spec, task)
+    model = unsupervised.make(spec["model_name"], **spec["params"], seed=spec["model_seed"])
+    model.fit(task.X_train, epochs=spec["epochs"])
+    np.testing.assert_array_equal(arrays["W1"], model.components_.astype(np.float32))
+    assert result["evaluation"]["val_score"] == model.score(task.X_val)
+    with pytest.raises(ValidationError, match="bogus"):
+        unsupervised.make("autoencoder", bogus=1)
