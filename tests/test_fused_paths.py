@@ -73,22 +73,28 @@ def test_fused_adam_equals_algorithm_1_at_every_step(dtype, rtol, betas):
         assert np.abs(got - truth).max() <= 2 * np.abs(plain - truth).max() + 1e-7 * scale
 
 
-def test_fused_adam_state_round_trip_between_rebasings():
+@pytest.mark.parametrize("keys, exact", [(("m", "s", "t", "M", "S"), True), (("m", "s", "t"), False)])
+def test_fused_adam_state_round_trip_between_rebasings(keys, exact):
+    """With the stored accumulations the restored optimizer continues bit for bit; from the
+    paper's ``m, s, t`` alone (e.g. a file of an earlier version), to rounding."""
     rng = np.random.default_rng(2)
-    ds = _directions(rng, 300, 12, np.float64)
+    ds = _directions(rng, 300, 12, np.float32)
     a = Adam(beta1=0.8, beta2=0.95)
-    p = rng.normal(size=12)
+    p = rng.normal(size=12).astype(np.float32)
     a.reset(p)
     for d in ds[:157]:  # not a multiple of the rebasing interval
         a.step(p, d, 1e-2)
     b = Adam(beta1=0.8, beta2=0.95)
-    b.reset(np.zeros(12))
-    b.set_state({k: np.array(v, copy=True) for k, v in a.state().items()})
+    b.reset(np.zeros(12, dtype=np.float32))
+    b.set_state({k: np.array(v, copy=True) for k, v in a.state().items() if k in keys})
     p2 = p.copy()
     for d in ds[157:]:
         a.step(p, d, 1e-2)
         b.step(p2, d, 1e-2)
-    np.testing.assert_allclose(p2, p, rtol=1e-12)
+    if exact:
+        np.testing.assert_array_equal(p2, p)
+    else:
+        np.testing.assert_allclose(p2, p, rtol=1e-6, atol=1e-6 * np.abs(p).max())
 
 
 # ------------------------------------------------------------------------------ the MLP pass

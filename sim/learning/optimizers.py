@@ -91,10 +91,13 @@ class Adam(SGD):
     ``M = m / ((1 - b1) b1^(t - t0))`` and ``S = s / ((1 - b2) b2^(t - t0))``, which turns both
     averages into one scaled accumulation each, ``M <- M + b1^-(t - t0) d`` and
     ``S <- S + b2^-(t - t0) d^2``, with no decay pass. The decay is folded into the scalar step
-    and the scalar ``eps`` of :meth:`step`; the reference step ``t0`` moves to ``t`` (one
-    rescaling pass) before ``b^-(t - t0)`` exceeds ``RESCALE``. With ``b1 = 0`` or ``b2 = 0`` the
-    plain form is used. Same numbers as the textbook form up to rounding (tested); `state`
-    reports ``m`` and ``s`` as in the paper.
+    and the scalar ``eps`` of :meth:`step`. The reference step ``t0`` is the last multiple of
+    ``K`` before ``t`` (``K`` steps: the most for which ``b^-K <= RESCALE``); moving it costs one
+    rescaling pass every ``K`` steps. With ``b1 = 0`` or ``b2 = 0`` the plain form is used. Same
+    numbers as the textbook form up to rounding (tested). `state` reports ``m`` and ``s`` as in
+    the paper and the stored ``M`` and ``S`` (``t0`` follows from ``t``), so that a restored
+    optimizer continues exactly as the original does; `set_state` also accepts ``m``, ``s``
+    and ``t`` alone.
     """
 
     name = "adam"
@@ -114,24 +117,32 @@ class Adam(SGD):
         self.t = self._t0 = 0
         self._axpy = _axpy_for(p)
 
+    def _reference(self, t: int) -> int:
+        """The reference step ``t0`` of step ``t``: ``t`` itself in the plain form (a beta of
+        0), else the last multiple of ``K`` before ``t``."""
+        b = min(self.beta1, self.beta2)
+        if b == 0:
+            return t
+        K = max(1, int(math.log(self.RESCALE) / -math.log(b)))
+        return max(t - 1, 0) // K * K
+
     def _decays(self):
         """``(b1^(t - t0), b2^(t - t0))``: what the stored ``M, S`` are to be multiplied by."""
         k = self.t - self._t0
         return self.beta1 ** k, self.beta2 ** k
 
-    def _rebase(self):
-        """Fold the decay into ``M`` and ``S`` and move the reference step to now."""
-        a1, a2 = self._decays()
-        if a1 != 1.0:
-            self.M *= a1
-        if a2 != 1.0:
-            self.S *= a2
-        self._t0 = self.t
+    def _rebase(self, t0: int) -> None:
+        """Fold the decay up to step ``t0`` into ``M`` and ``S``; ``t0`` becomes the reference."""
+        k = t0 - self._t0
+        if k:
+            self.M *= self.beta1 ** k
+            self.S *= self.beta2 ** k
+        self._t0 = t0
 
     def step(self, p, d, lr):
         b1, b2, tmp, axpy = self.beta1, self.beta2, self._tmp, self._axpy
         if b1 == 0 or b2 == 0:  # the stored state is the plain m / (1-b1), s / (1-b2)
-            self._rebase()
+            self._rebase(self.t)
             self.M *= b1
             self.M += d
             self.S *= b2
@@ -141,8 +152,9 @@ class Adam(SGD):
             a1 = a2 = 1.0
         else:
             self.t = t = self.t + 1
-            if (t - self._t0) * -math.log(min(b1, b2)) > math.log(self.RESCALE):
-                self._rebase()
+            t0 = self._reference(t)
+            if t0 != self._t0:
+                self._rebase(t0)
             a1, a2 = self._decays()
             axpy(d, self.M, 1.0 / a1)     # M += b1^-(t - t0) d
             np.multiply(d, d, out=tmp)
@@ -157,16 +169,20 @@ class Adam(SGD):
     def state(self):
         a1, a2 = self._decays()
         return {"m": self.M * (a1 * (1 - self.beta1)), "s": self.S * (a2 * (1 - self.beta2)),
-                "t": np.array(self.t)}
+                "t": np.array(self.t), "M": self.M, "S": self.S}
 
     def set_state(self, state):
         m, s = check_state("m", state["m"], self.M), check_state("s", state["s"], self.S)
-        self.M = (m / (1 - self.beta1)).astype(m.dtype)
-        self.S = (s / (1 - self.beta2)).astype(s.dtype)
+        self.t = check_int("t", check_state("t", state["t"], np.array(0)).item(), low=0)
+        self._t0 = self._reference(self.t)
+        if "M" in state and "S" in state:  # the stored accumulations: an exact continuation
+            self.M, self.S = check_state("M", state["M"], m), check_state("S", state["S"], s)
+        else:
+            a1, a2 = self._decays()
+            self.M = (m / ((1 - self.beta1) * a1)).astype(m.dtype)
+            self.S = (s / ((1 - self.beta2) * a2)).astype(s.dtype)
         self._tmp = np.empty_like(self.M)
         self._axpy = _axpy_for(self.M)
-        self.t = check_int("t", check_state("t", state["t"], np.array(0)).item(), low=0)
-        self._t0 = self.t
 
 
 def _axpy_for(p):
