@@ -187,14 +187,15 @@ def test_softmax_falls_back_to_row_shifts_when_rows_lie_far_apart(dtype, rtol):
 
 
 @pytest.mark.parametrize("dtype, rtol", [("float64", 1e-9), ("float32", 2e-3)])
-@pytest.mark.parametrize("learning", ["backprop", "feedback_alignment"])
-def test_fit_equals_a_plain_numpy_mlp_trained_by_textbook_adam(dtype, rtol, learning):
+@pytest.mark.parametrize("learning, wd", [("backprop", 0.0), ("feedback_alignment", 0.0), ("backprop", 0.05)])
+def test_fit_equals_a_plain_numpy_mlp_trained_by_textbook_adam(dtype, rtol, learning, wd):
     rng = np.random.default_rng(5)
     X = rng.normal(size=(50, 5)).astype(dtype)
     y = rng.integers(0, 3, size=50)
     task = Task("t", X, y, X[:10], y[:10], 3)
     epochs, bs, lr = 4, 16, 1e-2
-    model = BackpropMLP(hidden=(8, 6), lr=lr, batch_size=bs, learning=learning, eval_every=0, dtype=dtype, seed=3)
+    model = BackpropMLP(hidden=(8, 6), lr=lr, batch_size=bs, learning=learning, weight_decay=wd,
+                        eval_every=0, dtype=dtype, seed=3)
     model.fit(task, epochs=epochs)
     # the reference: the same initial weights and presentation order, plain float64 arithmetic
     streams = model_streams(3)
@@ -215,6 +216,7 @@ def test_fit_equals_a_plain_numpy_mlp_trained_by_textbook_adam(dtype, rtol, lear
             grads = [-a for dW_db in _plain_direction(params, X[idx].astype(np.float64), T[idx], "relu", "softmax",
                                                                   feedback)
                      for a in dW_db]
+            grads = [g + (wd * flat[k] if k % 2 == 0 else 0.0) for k, g in enumerate(grads)]  # L2 on W only
             t += 1
             for k, g in enumerate(grads):
                 m[k] = 0.9 * m[k] + 0.1 * g

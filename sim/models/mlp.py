@@ -217,7 +217,7 @@ class BackpropMLP(Estimator):
         self._dense = None if any(self._inhibited) else DensePass(
             blocks, grad_blocks, self._phi, self._relu_hidden, self._out, self._loss_name == "cross_entropy",
             self._out_sigmoid, self._rule)
-        self._wd_tmp = np.empty_like(self._params) if self.weight_decay else None
+        self._wd_tmp = np.empty_like(self._params)  # weight decay's work buffer
 
     # ----- training ---------------------------------------------------------------------
     def _train_epoch(self, X, y, rng, lr_factor):
