@@ -109,6 +109,7 @@ class Adam(SGD):
         self.eps = check_number("eps", eps, low=0.0, low_open=True)
         self.M = self.S = None
         self.t = self._t0 = 0
+        self._interval = (None, 1)
 
     def reset(self, p):
         self.M = np.zeros_like(p)
@@ -123,7 +124,9 @@ class Adam(SGD):
         b = min(self.beta1, self.beta2)
         if b == 0:
             return t
-        K = max(1, int(math.log(self.RESCALE) / -math.log(b)))
+        if self._interval[0] != (b, self.RESCALE):  # K, computed once per beta
+            self._interval = ((b, self.RESCALE), max(1, int(math.log(self.RESCALE) / -math.log(b))))
+        K = self._interval[1]
         return max(t - 1, 0) // K * K
 
     def _decays(self):
@@ -140,7 +143,8 @@ class Adam(SGD):
         self._t0 = t0
 
     def step(self, p, d, lr):
-        b1, b2, tmp, axpy = self.beta1, self.beta2, self._tmp, self._axpy
+        b1, b2, tmp = self.beta1, self.beta2, self._tmp
+        axpy = self._axpy(p, d)
         if b1 == 0 or b2 == 0:  # the stored state is the plain m / (1-b1), s / (1-b2)
             self._rebase(self.t)
             self.M *= b1
@@ -185,20 +189,25 @@ class Adam(SGD):
         self._axpy = _axpy_for(self.M)
 
 
-def _axpy_for(p):
-    """``axpy(x, y, a)``: ``y += a x`` in place, by BLAS for contiguous float32 / float64 vectors
-    (one pass; numpy needs two), else by numpy."""
+def _axpy_for(like):
+    """``axpy_for(p, d)``: the ``axpy(x, y, a)`` (``y += a x`` in place) of one step on ``p`` along
+    ``d``: BLAS (one pass; numpy needs two) when ``p``, ``d`` and the state (shaped and typed as
+    ``like``) are contiguous float32 / float64 vectors of one dtype, else numpy."""
     blas = None
-    if p.ndim == 1 and p.flags.c_contiguous and p.dtype in (np.float32, np.float64):
-        blas = get_blas_funcs("axpy", (p,))
+    if like.ndim == 1 and like.flags.c_contiguous and like.dtype in (np.float32, np.float64):
+        blas = get_blas_funcs("axpy", (like,))
 
-    def axpy(x, y, a):
-        if blas is not None and x.dtype == y.dtype == p.dtype and x.flags.c_contiguous \
-                and y.flags.c_contiguous and x.shape == y.shape == p.shape:
-            blas(x, y, a=a)
-        else:
-            y += a * x
-    return axpy
+    def plain(x, y, a):
+        y += a * x
+
+    def fast(x, y, a):
+        blas(x, y, a=a)
+
+    def axpy_for(p, d):
+        ok = (blas is not None and p.dtype == d.dtype == like.dtype and p.shape == d.shape == like.shape
+              and p.flags.c_contiguous and d.flags.c_contiguous)
+        return fast if ok else plain
+    return axpy_for
 
 
 _OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "nesterov": lambda: Momentum(nesterov=True), "adam": Adam}

@@ -80,8 +80,10 @@ class DensePass:
             self._inputs = np.empty((n, d + 1), dtype=self.dtype)
             self._inputs[:, d] = 1
             self._targets = np.empty((n, T.shape[1]), dtype=self.dtype)
-        np.take(X, order, axis=0, out=self._inputs[:, :d])
-        np.take(T, order, axis=0, out=self._targets)
+        # mode='clip' writes straight into the (strided) buffer; 'raise' would go through a
+        # temporary copy. ``order`` is a permutation, so nothing is ever clipped
+        np.take(X, order, axis=0, out=self._inputs[:, :d], mode="clip")
+        np.take(T, order, axis=0, out=self._targets, mode="clip")
         sizes = np.full(n, float(batch_size))
         last = n - (n - 1) // batch_size * batch_size  # size of the last batch
         sizes[n - last:] = last
