@@ -227,3 +227,21 @@ def test_fit_equals_a_plain_numpy_mlp_trained_by_textbook_adam(dtype, rtol, lear
         np.testing.assert_allclose(got_W, W, rtol=rtol, atol=rtol * np.abs(W).max())
         np.testing.assert_allclose(got_b, b, rtol=rtol, atol=rtol * np.abs(W).max())
     assert not np.allclose(model._Ws[0], twin._Ws[0])  # it did train
+
+
+@pytest.mark.parametrize("output", ["softmax", "linear", "sigmoid"])
+@pytest.mark.parametrize("hidden", [(), (6,), (7, 4)])
+def test_evaluation_pass_equals_the_plain_forward_pass(output, hidden):
+    """`predict_proba` of an uninhibited MLP runs on the training pass's buffers, in chunks;
+    it equals the plain forward pass (`_forward`, the network's) up to rounding."""
+    rng = np.random.default_rng(9)
+    m = _model("float64", hidden=hidden, output=output)
+    m._params += rng.normal(scale=0.5, size=m._params.shape)
+    X = rng.normal(size=(23, 5))
+    X[3] *= 20000.0  # one row far above the rest: the batch-wide softmax shift falls back
+    ref = m._forward(X)[0][-1]
+    for chunk in (4096, 5):  # one chunk, and several with a ragged last one
+        P = m._dense.proba(X, chunk=chunk)
+        np.testing.assert_allclose(P, ref, rtol=1e-12, atol=1e-15)
+    if output == "softmax":
+        np.testing.assert_allclose(P.sum(axis=1), 1.0, rtol=1e-12)

@@ -99,6 +99,25 @@ class DensePass:
         Xa = np.concatenate([X, np.ones((X.shape[0], 1), dtype=X.dtype)], axis=1)
         self.direction(Xa, (T / T.shape[0]).astype(X.dtype), self.rule if rule is None else rule)
 
+    def proba(self, X, chunk=4096):
+        """Output rates for inputs ``X`` (n, n_in), shape (n, n_classes), a new array: the
+        forward pass on the preallocated buffers, ``chunk`` rows at a time (the softmax
+        shifted as in training: equal to the plain softmax up to rounding)."""
+        out = np.empty((X.shape[0], self.blocks[-1].shape[1]), dtype=self.dtype)
+        for start in range(0, X.shape[0], chunk):
+            Xc = X[start:start + chunk]
+            Xa = np.empty((Xc.shape[0], Xc.shape[1] + 1), dtype=self.dtype)
+            Xa[:, :-1] = Xc
+            Xa[:, -1] = 1
+            work = self.forward(Xa)
+            Z = work["J"][-1]
+            if self.softmax:
+                self._softmax(work, Z, work["col"])
+                np.divide(Z, work["col"], out=out[start:start + chunk])
+            else:
+                out[start:start + chunk] = self.output.rate(Z)
+        return out
+
     # ----- the passes -------------------------------------------------------------------
     def _work(self, n):
         """Buffers for a batch of ``n``: augmented rates, currents, errors, masks per layer."""
@@ -176,6 +195,19 @@ class DensePass:
             ones = self._ones_col = np.ones((m, 1), dtype=self.dtype)
         return ones
 
+    def _softmax(self, work, Z, col):
+        """``Z <- exp(Z - shift)`` in place and its row sums into ``col`` (n, 1).
+
+        Softmax is invariant to a shift of each row; shifting all rows by the batch's largest
+        current is one fast reduction (the rows' own maxima are a slow one) and exact unless a
+        row's largest current lies far below it: then its sum is tiny and the rows are shifted
+        by their own maxima instead."""
+        np.subtract(Z, np.maximum.reduce(Z, axis=None), out=Z)
+        np.exp(Z, out=Z)
+        np.matmul(Z, self._ones(Z.shape[1]), out=col)
+        if not np.minimum.reduce(col, axis=None) >= ROW_SUM_FLOOR:
+            self._softmax_by_rows(work, Z, col)
+
     def _softmax_by_rows(self, work, Z, col):
         """``exp(Z - max_row Z)`` and its row sums, the output currents recomputed."""
         R = work["rates"][-1] if len(self.blocks) > 1 else self._last_input
@@ -189,15 +221,7 @@ class DensePass:
         Z = work["J"][-1]
         if self.softmax:  # e = t/n - softmax(Z)/n, the softmax formed in place
             col = work["col"]
-            # softmax is invariant to a shift of each row; shifting all rows by the batch's
-            # largest current is one fast reduction (the rows' own maxima are a slow one) and
-            # exact unless a row's largest current lies far below it: then its sum is tiny
-            # and the rows are shifted by their own maxima instead
-            np.subtract(Z, np.maximum.reduce(Z, axis=None), out=Z)
-            np.exp(Z, out=Z)
-            np.matmul(Z, self._ones(Z.shape[1]), out=col)
-            if not np.minimum.reduce(col, axis=None) >= ROW_SUM_FLOOR:
-                self._softmax_by_rows(work, Z, col)
+            self._softmax(work, Z, col)
             col *= Z.shape[0]
             np.divide(Z, col, out=Z)
             np.subtract(Tn, Z, out=Z)

@@ -342,7 +342,7 @@ class BackpropMLP(Estimator):
 
     # ----- prediction -------------------------------------------------------------------
     def _proba(self, X):
-        return self._forward(X)[0][-1]
+        return self._forward(X)[0][-1] if self._dense is None else self._dense.proba(X)
 
     def _hidden_rates(self, X, layer: int = -1) -> np.ndarray:
         """Hidden rates of layer ``layer`` (index into ``hidden``; -1 = last), shape (n, size)."""
