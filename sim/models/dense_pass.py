@@ -99,16 +99,19 @@ class DensePass:
         Xa = np.concatenate([X, np.ones((X.shape[0], 1), dtype=X.dtype)], axis=1)
         self.direction(Xa, (T / T.shape[0]).astype(X.dtype), self.rule if rule is None else rule)
 
-    def proba(self, X, chunk=4096):
+    def proba(self, X, chunk=256):
         """Output rates for inputs ``X`` (n, n_in), shape (n, n_classes), a new array: the
-        forward pass on the preallocated buffers, ``chunk`` rows at a time (the softmax
-        shifted as in training: equal to the plain softmax up to rounding)."""
-        out = np.empty((X.shape[0], self.blocks[-1].shape[1]), dtype=self.dtype)
-        for start in range(0, X.shape[0], chunk):
+        forward pass on the preallocated buffers, ``chunk`` rows at a time (small buffers that
+        stay in cache and are reused across calls; the softmax shifted as in training: equal
+        to the plain softmax up to rounding)."""
+        n = X.shape[0]
+        out = np.empty((n, self.blocks[-1].shape[1]), dtype=self.dtype)
+        Xa_all = np.empty((min(chunk, n), X.shape[1] + 1), dtype=self.dtype)
+        Xa_all[:, -1] = 1
+        for start in range(0, n, chunk):
             Xc = X[start:start + chunk]
-            Xa = np.empty((Xc.shape[0], Xc.shape[1] + 1), dtype=self.dtype)
+            Xa = Xa_all[:Xc.shape[0]]
             Xa[:, :-1] = Xc
-            Xa[:, -1] = 1
             work = self.forward(Xa)
             Z = work["J"][-1]
             if self.softmax:
