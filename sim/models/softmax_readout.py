@@ -78,8 +78,8 @@ class SoftmaxReadout:
         Z += self.b
         error = T - neurons.Softmax().rate(Z)  # the delta rule's error, t - r, per sample
         error /= T.shape[0]
-        self._dW[...] = self._delta.delta(F, None, self.W, error)
-        self._db[...] = self._delta.delta_bias(None, error)
+        self._delta.delta(F, None, self.W, error, out=self._dW)  # written into the gradient buffer
+        self._delta.delta_bias(None, error, out=self._db)
         if self.decay:
             self._dW -= self.decay * self.W
         self.optimizer.step(self.params, self.grad, lr)
