@@ -318,8 +318,7 @@ class HebbianNet(Estimator):
         return extra
 
     def _code_stats(self, X, W_start):
-        """Sparsity, silent inputs, dead and converged units of the top stage's code of the
-        training set."""
+        """Sparsity, silent inputs, dead and converged units of the top stage's training-set code."""
         stats = self._layers[-1].code_stats(self._code(X), W_start)
         if "converged_fraction" not in stats:  # frozen epoch of a rule without a norm: carry it over
             records = self.history_.records

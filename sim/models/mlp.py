@@ -9,32 +9,27 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.constraints import Choice, Int, Optional, Real, Satisfies
 from sim.errors import ValidationError
 from sim.learning.optimizers import get_optimizer, get_schedule
 from sim.learning.rules import Backprop, FeedbackAlignment
 from sim.models.dense_pass import DensePass
-from sim.models.early_stopping import EARLY_STOPPING_CONSTRAINTS
-from sim.models.estimator import MAX_UNITS, Estimator
+from sim.models.estimator import Estimator
 from sim.models.input_gradient import input_gradient as model_input_gradient
+from sim.models.mlp_params import LEARNING, OUTPUTS, PARAMETER_CONSTRAINTS, hidden_neuron, layer_sizes
 from sim.models.stages import (
-    STAGE_CONSTRAINTS,
-    check_w_inh,
     check_weight_count,
     connection_kwargs,
     per_stage,
     stage_populations,
 )
 from sim.substrate import neurons
-from sim.substrate.connections import Connection, initializer_names
+from sim.substrate.connections import Connection
 from sim.substrate.implicit import settled_vjp
 from sim.substrate.network import Network, Population
-from sim.validation import check_choice, check_dtype, check_int, check_labels
+from sim.validation import check_choice, check_int, check_labels
 
 __all__ = ["BackpropMLP"]
 
-OUTPUTS = {"softmax": "cross_entropy", "linear": "mse", "sigmoid": "mse"}
-LEARNING = {"backprop": Backprop, "feedback_alignment": FeedbackAlignment}
 
 
 class BackpropMLP(Estimator):
@@ -148,24 +143,7 @@ class BackpropMLP(Estimator):
         self.dtype = dtype
         self.seed = seed
 
-    parameter_constraints = {
-        "hidden": Satisfies(lambda name, value: layer_sizes(value)),
-        "activation": Satisfies(lambda name, value: _hidden_neuron(value)),
-        "output": Choice(OUTPUTS),
-        "learning": Choice(LEARNING),
-        "optimizer": Satisfies(lambda name, value: get_optimizer(value)),
-        "lr_schedule": Satisfies(lambda name, value: get_schedule(value, name)),
-        "lr": Real(low=0.0, low_open=True),
-        "batch_size": Int(low=1),
-        "weight_decay": Real(low=0.0),
-        "init": Choice(initializer_names()),
-        "w_inh": check_w_inh,
-        **STAGE_CONSTRAINTS,
-        "freeze_hidden_after": Optional(Int(low=0)),
-        **EARLY_STOPPING_CONSTRAINTS,
-        "dtype": Satisfies(check_dtype),
-        "seed": Int(low=0),
-    }
+    parameter_constraints = PARAMETER_CONSTRAINTS
 
     # ----- set-up -----------------------------------------------------------------------
     def _check_params(self):
@@ -179,7 +157,7 @@ class BackpropMLP(Estimator):
     def _initialize(self, n_features, n_classes, rng):
         dtype = self._dtype()
         self._sizes = layer_sizes(self.hidden)
-        self._phi = _hidden_neuron(self.activation)
+        self._phi = hidden_neuron(self.activation)
         out = self.output.lower()
         w_inh = per_stage("w_inh", self.w_inh, len(self._sizes))
         pops = ([Population(n_features, "linear")] + stage_populations(self, self._sizes, self._phi, w_inh)
@@ -384,26 +362,3 @@ class BackpropMLP(Estimator):
         if isinstance(self._rule, FeedbackAlignment):
             self._rule.B = [arrays[f"feedback_{i}"] for i in range(len(self._Ws))]
 
-
-def layer_sizes(hidden) -> tuple:
-    """Hidden layer sizes as a tuple of ints >= 1 (an int ``n`` means ``(n,)``)."""
-    if isinstance(hidden, (int, np.integer)) and not isinstance(hidden, bool):
-        hidden = (int(hidden),)
-    if not isinstance(hidden, (tuple, list)):
-        raise ValidationError("hidden", hidden, "must be a tuple of layer sizes, e.g. (128,)")
-    return tuple(check_int("hidden", h, low=1, high=MAX_UNITS) for h in hidden)
-
-
-def _hidden_neuron(name):
-    if not isinstance(name, str):
-        try:
-            return neurons.get(name)
-        except ValidationError as exc:  # named by this model's parameter, not neurons.get's
-            raise ValidationError("activation", name, exc.requirement) from None
-    valid = [n for n in neurons.names() if n != "softmax"] + ["relu^n"]
-    if name.lower().strip() == "softmax":
-        raise ValidationError("activation", name, f"softmax is an output type; valid: {', '.join(valid)}")
-    try:
-        return neurons.get(name)
-    except ValidationError:
-        raise ValidationError("activation", name, f"unknown; valid: {', '.join(valid)}") from None
