@@ -166,7 +166,8 @@ def build(results_dir, out_dir="figures", formats=("png", "pdf")) -> list[dict]:
                "the Gabor-like units' orientations fill the six 30-degree bins (an empty bin is a "
                "missing orientation). Right: Ringach's (n_x, n_y) of the Gabor-like units against "
                "the approximate macaque V1 region.")
-    return [{"title": "Receptive fields on natural-image patches", "caption": caption, "paths": paths + [md]}]
+    return [{"name": "v1_receptive_fields", "title": "Receptive fields on natural-image patches",
+             "caption": caption, "paths": paths + [md]}]
 
 
 def section(d) -> str:

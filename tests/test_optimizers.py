@@ -82,3 +82,18 @@ def test_lookup_and_validation():
         StepDecay(every=0)
     with pytest.raises(ValidationError, match="gamma=0"):
         StepDecay(gamma=0)
+
+
+def test_a_pickled_adam_continues_exactly_as_the_original():
+    import pickle
+    rng = np.random.default_rng(0)
+    p = rng.standard_normal(50).astype(np.float32)
+    opt = Adam()
+    opt.reset(p)
+    for _ in range(3):
+        opt.step(p, rng.standard_normal(50).astype(np.float32), 1e-2)
+    copy, q = pickle.loads(pickle.dumps(opt)), p.copy()
+    d = rng.standard_normal(50).astype(np.float32)
+    opt.step(p, d, 1e-2)
+    copy.step(q, d, 1e-2)
+    np.testing.assert_array_equal(p, q)

@@ -76,6 +76,10 @@ def test_run_stores_weights_and_scores(tmp_path):
     assert d["selected"]["autoencoder"] == "ae"
     figs = v1.build(tmp_path / "s", tmp_path / "fig", ("png",))
     assert figs and all((tmp_path / "fig" / name).exists() for name in ("v1_receptive_fields.png", "v1.md"))
+    # the report's contract for a figure (its captions.tex needs every key)
+    assert all({"name", "title", "caption", "paths"} <= set(f) for f in figs)
+    from analyses import latex
+    assert r"\label{fig:v1_receptive_fields}" in latex.captions(figs)
 
 
 def test_execute_matches_a_direct_fit():

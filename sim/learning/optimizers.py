@@ -111,6 +111,15 @@ class Adam(SGD):
         self.t = self._t0 = 0
         self._interval = (None, 1)
 
+    def __getstate__(self):
+        # the BLAS routine chosen for the buffers is not picklable: chosen again on unpickling
+        return {k: v for k, v in self.__dict__.items() if k != "_axpy"}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        if self.M is not None:
+            self._axpy = _axpy_for(self.M)
+
     def reset(self, p):
         self.M = np.zeros_like(p)
         self.S = np.zeros_like(p)
