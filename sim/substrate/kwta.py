@@ -27,6 +27,29 @@ from sim.validation import check_array, check_number
 __all__ = ["inhibited_fixed_point", "fixed_point_vjp"]
 
 
+# the candidate thresholds are first computed for the TOP largest currents of each input only
+# (a partition, then a sort of TOP values); an input whose active set may reach TOP units is
+# recomputed from all its currents. The sums run over the same values in the same order either
+# way, so the result is the same to the bit.
+TOP = 48
+
+
+def _threshold(J, w, m):
+    """The fixed point's threshold ``theta`` and active count per input from its ``m`` largest
+    currents, shapes (batch,); ``n_active == m < n`` means more units may be active."""
+    n = J.shape[1]
+    Js = -np.sort(-J, axis=1) if m >= n else -np.sort(np.partition(-J, m - 1, axis=1)[:, :m], axis=1)
+    k = np.arange(1, m + 1)
+    thetas = (w * np.cumsum(Js, axis=1, dtype=np.float64) / (1 - w + w * k)).astype(J.dtype)
+    # unit k is active under its own candidate iff J_(k) > theta_k; these k form a prefix,
+    # since J_(k)(1 + w(k-1)) - w C_k does not increase with k; its length is the true k
+    valid = Js > thetas
+    # length of the leading run of True (robust to a rounding blip after the true k*)
+    n_active = np.where(valid.all(axis=1), m, np.argmin(valid, axis=1))
+    theta = np.where(n_active > 0, thetas[np.arange(J.shape[0]), np.maximum(n_active, 1) - 1], 0)
+    return theta.astype(J.dtype), n_active
+
+
 def inhibited_fixed_point(J, w_inh: float, neuron="relu"):
     """Exact fixed point of a ReLU (or Linear) population with uniform inhibition ``w_inh``.
 
@@ -60,17 +83,12 @@ def inhibited_fixed_point(J, w_inh: float, neuron="relu"):
         raise ValidationError("neuron", neuron, "the closed-form fixed point exists for 'relu' and 'linear' only")
     if w == 0.0:
         return J.copy(), np.maximum(J, 0), 0
-    # candidate thresholds for the top-k active sets, k = 1..n, from the sorted currents
-    Js = -np.sort(-J, axis=1)
-    k = np.arange(1, J.shape[1] + 1)
-    thetas = (w * np.cumsum(Js, axis=1, dtype=np.float64) / (1 - w + w * k)).astype(J.dtype)
-    # unit k is active under its own candidate iff J_(k) > theta_k; these k form a prefix,
-    # since J_(k)(1 + w(k-1)) - w C_k does not increase with k; its length is the true k
-    valid = Js > thetas
-    # length of the leading run of True (robust to a rounding blip after the true k*)
-    n_active = np.where(valid.all(axis=1), J.shape[1], np.argmin(valid, axis=1))
-    theta = np.where(n_active > 0, thetas[np.arange(J.shape[0]), np.maximum(n_active, 1) - 1], 0)
-    theta = theta.astype(J.dtype)[:, None]
+    m = min(J.shape[1], TOP)
+    theta, n_active = _threshold(J, w, m)
+    more = n_active == m  # the top m all active: more may be; these inputs use all their currents
+    if m < J.shape[1] and more.any():
+        theta[more], n_active[more] = _threshold(J[more], w, J.shape[1])
+    theta = theta[:, None]
     rate = np.maximum(J - theta, 0) / J.dtype.type(1 - w)
     v = J - theta + w * rate
     return v, rate, int(n_active.max(initial=0))
