@@ -116,23 +116,25 @@ def build(results_dir, out_dir="figures", formats=("png", "pdf")) -> list[dict]:
     chosen = [d["selected"][f] for f in sorted(d["selected"])]
     n, per_row = len(chosen), 4
     blocks = int(math.ceil(n / per_row))
-    fig = plt.figure(figsize=(2.4 * per_row + 5.0, 3.4 * blocks), layout="constrained")
-    grid = fig.add_gridspec(2 * blocks, per_row + 2, height_ratios=[2.2, 1.0] * blocks)
+    # at the text width: rows of (mosaic, orientation histogram) per model, the (n_x, n_y) plot below
+    note = style.fontsize("note")
+    fig = plt.figure(figsize=style.figsize("double", height=2.5 * blocks + 2.9), layout="constrained")
+    grid = fig.add_gridspec(2 * blocks + 1, per_row, height_ratios=[1.7, 0.8] * blocks + [2.9])
     for j, label in enumerate(chosen):
         m = d["models"][label]
         b, c = divmod(j, per_row)
         ax = fig.add_subplot(grid[2 * b, c])
         _mosaic(ax, m)
-        ax.set_title(f"{label}\n{100 * m['stats']['fraction_gabor']:.0f}% Gabor-like", fontsize=8)
+        ax.set_title(f"{label}\n{100 * m['stats']['fraction_gabor']:.0f}% Gabor-like", fontsize=note)
         hist = fig.add_subplot(grid[2 * b + 1, c])
         counts = m["stats"]["orientation_counts"]
         hist.bar(np.arange(len(counts)) * 30 + 15, counts, width=26, color="0.4")
-        hist.set_xticks([0, 60, 120, 180])
-        hist.tick_params(labelsize=7)
-        hist.set_xlabel("orientation (deg)", fontsize=7)
+        hist.set_xticks([0, 90, 180])
+        hist.tick_params(labelsize=note)
+        hist.set_xlabel("orientation (deg)", fontsize=note)
         if c == 0:
-            hist.set_ylabel("Gabor-like units", fontsize=7)
-    ax = fig.add_subplot(grid[:, per_row:])
+            hist.set_ylabel("Gabor-like units", fontsize=note)
+    ax = fig.add_subplot(grid[2 * blocks, :])
     (x0, x1), (y0, y1) = RINGACH_REGION["n_x"], RINGACH_REGION["n_y"]
     ax.add_patch(plt.Rectangle((x0, y0), x1 - x0, y1 - y0, color="tab:orange", alpha=0.25,
                                label="macaque V1 (approx., Ringach 2002)"))
@@ -152,8 +154,8 @@ def build(results_dir, out_dir="figures", formats=("png", "pdf")) -> list[dict]:
     ax.set_aspect("equal")
     ax.set_xlabel("n_x = sigma_x f (cycles per envelope SD)")
     ax.set_ylabel("n_y = sigma_y f")
-    ax.set_title("Gabor-like units of the selected models", fontsize=9)
-    ax.legend(fontsize=7, loc="upper right")
+    ax.set_title("Gabor-like units of the selected models", fontsize=style.fontsize("title"))
+    ax.legend(fontsize=note, loc="lower right", frameon=True)
     paths = style.save(fig, out_dir, "v1_receptive_fields", formats)
     plt.close(fig)
     os.makedirs(out_dir, exist_ok=True)

@@ -5,12 +5,13 @@ import numpy as np
 import pytest
 import sklearn.exceptions
 from sklearn.base import clone
+from sklearn.datasets import load_iris
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import check_estimator
 
-from sim import tasks
+from sim import models, tasks
 from sim.errors import ValidationError
 from sim.models import BackpropMLP, HebbianNet, LinearReadout, load
 from sim.models.inputs import array_data, classes_from_json, encode_labels
@@ -281,3 +282,16 @@ def test_new_training_loop_parameters_stay_out_of_study_run_specs():
     runs = study.load("quick").runs()
     assert runs and not any(k in r["params"] for r in runs for k in TASK_NEUTRAL_PARAMS)
     assert set(TASK_NEUTRAL_PARAMS) <= set(BackpropMLP().get_params()) & set(LinearReadout().get_params())
+
+
+@pytest.mark.parametrize("name", ["backprop", "hebbian", "readout"])
+def test_a_pickled_model_trains_on_exactly_as_the_original(name):
+    # pickling copies a model's flat parameter buffer and the views into it apart; training on
+    # must still move the weights that predict uses
+    import pickle
+    X, y = load_iris(return_X_y=True)
+    model = models.make(name, epochs=3, seed=1, **({"hidden": 20} if name == "hebbian" else {})).fit(X, y)
+    copy = pickle.loads(pickle.dumps(model))
+    model.partial_fit(X, y)
+    copy.partial_fit(X, y)
+    np.testing.assert_array_equal(copy.predict_proba(X), model.predict_proba(X))

@@ -117,6 +117,9 @@ class Adam(SGD):
 
     def __setstate__(self, state):
         self.__dict__.update(state)
+        for key in ("M", "S", "_tmp"):  # own, writable buffers (an unpickled array may be read-only)
+            if isinstance(state.get(key), np.ndarray):
+                setattr(self, key, np.array(state[key]))
         if self.M is not None:
             self._axpy = _axpy_for(self.M)
 

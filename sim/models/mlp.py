@@ -180,6 +180,13 @@ class BackpropMLP(Estimator):
         self._bind_flat()
         self._optimizer.reset(self._params)
 
+    def __setstate__(self, state):
+        # unpickling copies the flat parameter buffer and its views (the weights, the training
+        # pass's blocks) apart, possibly read-only: bind fresh views again
+        self.__dict__.update(state)
+        if "_params" in state:
+            self._bind_flat()
+
     def _bind_flat(self):
         """Put every W and b into one flat buffer (views), so an optimizer step is one call."""
         conns = self.network_.connections

@@ -50,6 +50,16 @@ class SoftmaxReadout:
         self.optimizer.reset(self.params)
         self._delta = Delta()
 
+    def __setstate__(self, state):
+        # unpickling copies the flat buffers and their views (W, b and their directions) apart,
+        # possibly read-only: own writable buffers, with the views bound again
+        self.__dict__.update(state)
+        self.params, self.grad = np.array(self.params), np.array(self.grad)
+        n, shape = self.connection.W.size, self.connection.W.shape
+        self.W, self.b = self.params[:n].reshape(shape), self.params[n:]
+        self.connection.share_memory(self.W, self.b)
+        self._dW, self._db = self.grad[:n].reshape(shape), self.grad[n:]
+
     # ----- features ---------------------------------------------------------------------
     def scale(self) -> np.ndarray:
         """Per-unit divisor of the features, shape (n_in,), float64 (ones without scaling)."""
