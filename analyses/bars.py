@@ -153,7 +153,7 @@ def _figure(d, out_dir, formats):
             if np.isfinite(s["ci"]):
                 ax.errorbar(i, 100 * s["mean"], 100 * s["ci"], color="k", capsize=3, linewidth=1.2)
             ax.text(i, min(100 * (s["mean"] + np.nan_to_num(s["ci"])), 100) + 1.5, f"{100 * s['mean']:.1f}",
-                    ha="center", fontsize=8)
+                    ha="center", fontsize=style.fontsize("note"))
             if key != PIXELS:
                 counts[key] = s["n"]
         ax.set_xticks(range(len(keys)), [("raw\npixels" if k == PIXELS else k) for k in keys])

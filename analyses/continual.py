@@ -110,15 +110,15 @@ def _curves_figure(d, out_dir, formats):
             first, second = _halves(c)
         ax.axhline(100 / len(c["first"]), color="0.35", linewidth=1, linestyle=(0, (1, 3)))
         ax.axvline(1, color="k", linewidth=1, linestyle=":")
-        ax.text(0.5, 103, f"phase 1: classes {first}", ha="center", fontsize=8.5)
-        ax.text(1.5, 103, f"phase 2: classes {second}", ha="center", fontsize=8.5)
+        ax.text(0.5, 103, f"phase 1: classes {first}", ha="center", fontsize=style.fontsize("note"))
+        ax.text(1.5, 103, f"phase 2: classes {second}", ha="center", fontsize=style.fontsize("note"))
         epochs = _epochs_text(d, task)
         ax.set_xlim(0, 2)
         ax.set_xticks([0, 0.5, 1, 1.5, 2], ["0", "½", "1 | 0", "½", "1"])
         ax.set_ylim(-3, 112)
         ax.set_yticks(range(0, 101, 20))
         ax.set_title(task, pad=4)
-        ax.set_xlabel(f"fraction of each phase done\n{epochs}", fontsize=9)
+        ax.set_xlabel(f"fraction of each phase done\n{epochs}", fontsize=style.fontsize("label"))
         ax.set_ylabel("test accuracy (%)")
     c = next(iter(d["curves"][d["tasks"][0]].values()))
     first, second = _halves(c)
@@ -152,7 +152,7 @@ def _forgetting_figure(d, out_dir, formats):
             drop = f"{-100 * c['forgetting_mean']:+.0f}"
             if np.isfinite(c["forgetting_ci"]):
                 drop += f"\n±{100 * c['forgetting_ci']:.0f}"
-            ax.text(x, min(top, 100) + 1.5, drop, ha="center", fontsize=7.5)
+            ax.text(x, min(top, 100) + 1.5, drop, ha="center", fontsize=style.fontsize("note"))
     chance = {100 / len(d["curves"][t][m]["first"]) for t in tasks for m in d["curves"][t]}
     for level in chance:
         ax.axhline(level, color="0.35", linewidth=1, linestyle=(0, (1, 3)))

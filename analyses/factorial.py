@@ -289,10 +289,11 @@ def _figure(d, out_dir, formats) -> list[str]:
         ax.set_ylabel("test accuracy (%)")
         inter = next(r for r in d["contrasts"] if r["task"] == task and r["name"] == "interaction")
         ax.set_title(f"{task}\ninteraction {_pm(inter['mean'], inter['ci95'], sign=True)} pp, "
-                     f"Holm p {_p(inter['p_holm'])}", fontsize=9)
+                     f"Holm p {_p(inter['p_holm'])}", fontsize=style.fontsize("label"))
     counts = [r["n_seeds"] for r in d["corners"]]
     fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncols=min(3, len(handles)),
-               fontsize=8, title=ci_title(counts), title_fontsize=8, frameon=False)
+               fontsize=style.fontsize("note"), title=ci_title(counts), title_fontsize=style.fontsize("note"),
+               frameon=False)
     return style.save(fig, out_dir, "factorial", formats)
 
 

@@ -239,7 +239,7 @@ def _robustness_figure(d, what, out_dir, formats):
         lines.insert(0, ("input", "AUC (%)"))  # a black header above the model lines
         for k, (model, text) in enumerate(lines):
             ax.text(0.03, 0.04 + 0.085 * (len(lines) - 1 - k), text, transform=ax.transAxes,
-                    color=style.color(model), fontsize=8.5, fontweight="bold",
+                    color=style.color(model), fontsize=style.fontsize("note"), fontweight="bold",
                     bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none", "pad": 1})
         chance_line(ax, d["chance"].get(task))
         ax.set_title(task)

@@ -183,7 +183,7 @@ def _transfer_figure(d, out_dir, formats):
         ax.set_xlabel("radius (fraction of the data range)")
         ax.set_ylabel("accuracy (%)")
         ax.set_ylim(-2, 102)
-        ax.legend(fontsize=7.5, loc="lower left")
+        ax.legend(fontsize=style.fontsize("note"), loc="lower left")
     fig.suptitle("Transfer of PGD examples between models (mean ± 95% CI)")
     return style.save(fig, out_dir, "adversarial_transfer", formats)
 

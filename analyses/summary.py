@@ -323,7 +323,8 @@ def _overview(d, out_dir, formats, chance):
                 ax.errorbar(x, m, [[min(c, m)], [min(c, 100 - m)]], color="k", capsize=3, linewidth=1.2)
             failed = row["n_diverged"] + row["n_failed"]
             note = f"{m:.0f}" + (f"\n{failed}/{row['n_planned']} failed" if failed else "")
-            ax.text(x, min(m + (c if np.isfinite(c) else 0), 100) + 1.5, note, ha="center", fontsize=7.5)
+            ax.text(x, min(m + (c if np.isfinite(c) else 0), 100) + 1.5, note, ha="center",
+                    fontsize=style.fontsize("note"))
     for i, task in enumerate(tasks):
         chance_line(ax, chance.get(task), (i - 0.45, i + 0.45))
     ax.set_ylim(0, 110)
@@ -331,8 +332,8 @@ def _overview(d, out_dir, formats, chance):
     ax.set_ylabel("final test accuracy (%)")
     ax.set_title("Final test accuracy per task")
     if any(r["n_diverged"] for r in d["rows"]):
-        ax.text(0.0, -0.2, "diverged runs count at chance accuracy", transform=ax.transAxes, fontsize=7.5,
-                ha="left", va="top")
+        ax.text(0.0, -0.2, "diverged runs count at chance accuracy", transform=ax.transAxes,
+                fontsize=style.fontsize("note"), ha="left", va="top")
     model_legend(fig, models, counts, ncols=3, title=ci_title(counts.values()).replace("mean", "bar: mean"),
                  labels=d["model_labels"].mapping(models, tasks), extra=[chance_handle()])
     return style.save(fig, out_dir, "accuracy_overview", formats)
