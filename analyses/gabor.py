@@ -25,14 +25,14 @@ from sim.errors import ValidationError
 from sim.validation import check_array
 
 __all__ = ["gabor", "fit_gabor", "fit_units", "population", "FIELDS", "MIN_VE", "MIN_SIGMA",
-           "ORIENTATION_BINS", "MIN_WIDTH", "MIN_NX", "well_fitted"]
+           "ORIENTATION_BINS", "MIN_WIDTH", "MIN_NX", "CRITERIA", "well_fitted"]
 
 FIELDS = ("variance_explained", "orientation", "frequency", "sigma_x", "sigma_y", "phase", "x0", "y0",
           "amplitude", "offset", "n_x", "n_y")
 MIN_VE = 0.7  # a unit is well fitted when the Gabor explains at least 70% of its variance ...
-MIN_SIGMA = 1.5  # ... its envelope size lies in [1.5 px, half the patch side] ...
-MIN_WIDTH = 1.0  # ... neither envelope SD is below one pixel ...
-MIN_NX = 0.1  # ... and the carrier has at least 0.1 cycle per envelope SD across the stripes (`well_fitted`)
+MIN_SIGMA = 1.5  # ... and its envelope size lies in [1.5 px, half the patch side] (`well_fitted`)
+MIN_WIDTH = 1.0  # 'oriented' also asks neither envelope SD to be below one pixel ...
+MIN_NX = 0.1  # ... and a carrier of at least 0.1 cycle per envelope SD across the stripes
 ORIENTATION_BINS = 6  # 30-degree bins of orientation in [0, 180)
 _SCREEN = 15  # function evaluations of the screening run from each start
 _PAD = 4  # zero-padding factor of the FFT that gives the starting frequency
@@ -171,39 +171,53 @@ def fit_units(W, shape) -> dict:
     return {k: np.array([fit[k] for fit in fits]) for k in FIELDS}
 
 
-def well_fitted(fits: dict, side: int, strict: bool = False) -> np.ndarray:
+CRITERIA = ("gabor", "oriented", "strict")
+
+
+def well_fitted(fits: dict, side: int, criterion: str = "gabor") -> np.ndarray:
     """Boolean mask of the units that count as Gabor-like.
 
-    A unit counts when the Gabor explains at least `MIN_VE` of its variance, its carrier has
-    ``n_x = sigma_x f >= MIN_NX`` (0.1, about the lower end of Ringach's simple cells: a blob or a
-    ramp, ``f`` near 0, does not count), and its envelope is neither a pixel nor the whole patch: the
-    envelope size ``sqrt(sigma_x sigma_y)`` lies in [`MIN_SIGMA`, ``side / 2``] and the envelope
-    is at least `MIN_WIDTH` px across the stripes (``sigma_x``): a single-pixel unit (SDs of
-    about half a pixel) and a one-pixel line do not count. ``strict=True`` asks instead that
-    BOTH SDs lie in [`MIN_SIGMA`, ``side / 2``], which also drops narrow, long edge detectors
-    (``sigma_x`` near 1 px). ``side`` is the patch side (px).
+    ``criterion``:
+
+    - ``'gabor'`` (the primary count): the Gabor explains at least `MIN_VE` of the unit's
+      variance and its envelope size ``sqrt(sigma_x sigma_y)`` lies in [`MIN_SIGMA`,
+      ``side / 2``]: a single-pixel unit (SDs of about half a pixel) and a whole-patch grating
+      do not count. Narrow, elongated edges and lines (``sigma_x`` near or below 1 px,
+      ``sigma_y`` long) do.
+    - ``'oriented'``: ``'gabor'`` and, in addition, a carrier (``n_x = sigma_x f >= MIN_NX``,
+      0.1, about the lower end of Ringach's simple cells) and an envelope at least `MIN_WIDTH`
+      px across the stripes: drops blobs and ramps, but also single edges and lines whose fit
+      has ``f`` near 0.
+    - ``'strict'``: VE and carrier as ``'oriented'``, and BOTH SDs in [`MIN_SIGMA`,
+      ``side / 2``].
+
+    ``side`` is the patch side (px).
     """
+    if criterion not in CRITERIA:
+        raise ValidationError("criterion", criterion, f"must be one of {', '.join(CRITERIA)}")
     ve, sx, sy = fits["variance_explained"], fits["sigma_x"], fits["sigma_y"]
-    ok = (ve >= MIN_VE) & (sx * fits["frequency"] >= MIN_NX)
-    if strict:
-        return ok & (sx >= MIN_SIGMA) & (sy >= MIN_SIGMA) & (sx <= side / 2) & (sy <= side / 2)
     size = np.sqrt(sx * sy)
+    if criterion == "gabor":
+        return (ve >= MIN_VE) & (size >= MIN_SIGMA) & (size <= side / 2)
+    ok = (ve >= MIN_VE) & (sx * fits["frequency"] >= MIN_NX)
+    if criterion == "strict":
+        return ok & (sx >= MIN_SIGMA) & (sy >= MIN_SIGMA) & (sx <= side / 2) & (sy <= side / 2)
     return ok & (size >= MIN_SIGMA) & (size <= side / 2) & (np.minimum(sx, sy) >= MIN_WIDTH)
 
 
-def population(fits: dict, side: int, strict: bool = False) -> dict:
+def population(fits: dict, side: int, criterion: str = "gabor") -> dict:
     """Population statistics of the fits of one model.
 
     Returns
     -------
     dict
         ``n_units``; ``fraction_gabor`` (share of well-fitted units, `well_fitted` with
-        ``strict``);
+        ``criterion``);
         ``orientation_counts`` (well-fitted units per 30-degree bin, from 0 degrees);
         ``empty_orientation_bins``; ``frequency_quartiles`` (cycles / px, of the well-fitted
         units, NaN when none); ``median_n_x``, ``median_n_y``; ``mask`` (the well-fitted units).
     """
-    mask = well_fitted(fits, side, strict)
+    mask = well_fitted(fits, side, criterion)
     counts = np.histogram(fits["orientation"][mask], bins=ORIENTATION_BINS, range=(0.0, 180.0))[0]
     freq = fits["frequency"][mask]
     quart = np.percentile(freq, [25, 50, 75]) if freq.size else np.full(3, np.nan)

@@ -68,11 +68,16 @@ def test_run_stores_weights_and_scores(tmp_path):
         assert arrays["W1"].shape == (12, 64) and arrays["image_shape"].tolist() == [8, 8]
         ev = r["evaluation"]
         assert ev["val_score"] < 0 and ev["test_score"] < 0 and ev["n_val"] == 200
+        assert np.isfinite(ev["val_sparseness"]) and np.isfinite(ev["test_sparseness"])
         assert len(r["history"]["records"]) == 2
     d = v1.data(tmp_path / "s")
-    # the competitive family's selection is the label with the higher validation score
+    # the competitive family's selection is the label with the higher validation sparseness
     kh, kh3 = d["models"]["kh"], d["models"]["kh3"]
-    assert d["selected"]["hebbian_encoder:competitive"] == ("kh" if kh["val_score"] > kh3["val_score"] else "kh3")
+    assert d["criterion"] == "val_sparseness"
+    sparsest = "kh" if kh["val_sparseness"] > kh3["val_sparseness"] else "kh3"
+    assert d["selected"]["hebbian_encoder:competitive"] == sparsest
+    hebbian = [lb for fam, lb in d["selected"].items() if fam.startswith("hebbian_encoder:")]
+    assert d["best_hebbian"] == max(hebbian, key=lambda lb: d["models"][lb]["val_sparseness"])
     assert d["selected"]["autoencoder"] == "ae"
     figs = v1.build(tmp_path / "s", tmp_path / "fig", ("png",))
     assert figs and all((tmp_path / "fig" / name).exists() for name in ("v1_receptive_fields.png", "v1.md"))
@@ -91,5 +96,22 @@ def test_execute_matches_a_direct_fit():
     model.fit(task.X_train, epochs=spec["epochs"])
     np.testing.assert_array_equal(arrays["W1"], model.components_.astype(np.float32))
     assert result["evaluation"]["val_score"] == model.score(task.X_val)
+    assert result["evaluation"]["val_sparseness"] == unsupervised.sparseness(model.components_, task.X_val)
     with pytest.raises(ValidationError, match="bogus"):
         unsupervised.make("autoencoder", bogus=1)
+
+
+def test_sparseness_against_known_distributions_and_by_hand():
+    rng = np.random.default_rng(0)
+    # independent Laplace sources seen through unit filters: excess kurtosis 3; Gaussian: 0
+    X = rng.laplace(size=(200_000, 3))
+    assert unsupervised.sparseness(np.eye(3) * [1.0, 2.0, 0.5], X) == pytest.approx(3.0, abs=0.1)
+    assert unsupervised.sparseness(np.eye(3), rng.standard_normal((200_000, 3))) == pytest.approx(0.0, abs=0.05)
+    # an equal mix of two Laplace sources has excess kurtosis 3 / 2 (cumulants add, variance doubles)
+    assert unsupervised.sparseness(np.array([[1.0, 1.0, 0.0]]), X) == pytest.approx(1.5, abs=0.1)
+    # by hand: responses (0, 0, 0, 2), centred (-1/2, -1/2, -1/2, 3/2): m2 = 3/4, m4 = 21/16,
+    # excess kurtosis 21/16 / (9/16) - 3 = -2/3 (the weight's length does not matter)
+    x = np.array([[0.0], [0.0], [0.0], [2.0]])
+    assert unsupervised.sparseness(np.array([[5.0]]), x) == pytest.approx(-2 / 3)
+    assert np.isnan(unsupervised.sparseness(np.zeros((1, 1)), x))
+    assert np.isnan(unsupervised.sparseness(np.ones((1, 1)), x[:3]))

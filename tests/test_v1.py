@@ -77,11 +77,15 @@ def test_bad_input():
         gb.fit_gabor(np.full((1, 5), np.nan))
 
 
-def test_strict_and_default_envelope_criteria():
-    # Gabor, narrow edge, line, plane wave, poor fit, blob (n_x = 0.02)
-    fits = {"variance_explained": np.array([0.9, 0.9, 0.9, 0.9, 0.6, 0.9]),
-            "frequency": np.array([0.2, 0.2, 0.2, 0.2, 0.2, 0.01]),
-            "sigma_x": np.array([2.0, 1.2, 0.5, 7.0, 2.0, 2.0]),
-            "sigma_y": np.array([3.0, 4.0, 6.0, 9.0, 3.0, 3.0])}
-    assert gb.well_fitted(fits, 12).tolist() == [True, True, False, False, False, False]
-    assert gb.well_fitted(fits, 12, strict=True).tolist() == [True, False, False, False, False, False]
+def test_the_three_criteria_by_hand():
+    # Gabor, narrow edge, one-pixel line, plane wave, poor fit, round blob (n_x = 0.02), single pixel
+    fits = {"variance_explained": np.array([0.9, 0.9, 0.9, 0.9, 0.6, 0.9, 0.9]),
+            "frequency": np.array([0.2, 0.2, 0.2, 0.2, 0.2, 0.01, 0.2]),
+            "sigma_x": np.array([2.0, 1.2, 0.5, 7.0, 2.0, 2.0, 0.5]),
+            "sigma_y": np.array([3.0, 4.0, 6.0, 9.0, 3.0, 3.0, 0.6])}
+    # size sqrt(sx sy): 2.45, 2.19, 1.73, 7.94, 2.45, 2.45, 0.55 against [1.5, 6]
+    assert gb.well_fitted(fits, 12).tolist() == [True, True, True, False, False, True, False]
+    assert gb.well_fitted(fits, 12, "oriented").tolist() == [True, True, False, False, False, False, False]
+    assert gb.well_fitted(fits, 12, "strict").tolist() == [True, False, False, False, False, False, False]
+    with pytest.raises(ValidationError, match="criterion"):
+        gb.well_fitted(fits, 12, "loose")

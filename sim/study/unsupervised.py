@@ -5,20 +5,23 @@ A study model whose ``model`` is one of :data:`MODELS` (``hebbian_encoder``, ``a
 gets one run per task and seed index, of kind ``"unsupervised"`` (`sim.study.spec.run_specs`);
 the worker hands it to :func:`execute`. Labels are never used. The run's evaluation holds the
 scores (negative mean squared reconstruction error per feature, `HebbianEncoder.score`) on the
-training, validation and test inputs: choose configurations on ``val_score`` only; the test
-score is for the report. Its arrays hold ``W1`` (the units' input weights, (units, features))
+training, validation and test inputs, and the sparseness of the units' responses
+(:func:`sparseness`, the efficient-coding criterion) on the validation and test inputs: choose
+configurations on the validation numbers only; the test numbers are for the report. Its arrays
+hold ``W1`` (the units' input weights, (units, features))
 and ``image_shape``.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.stats import kurtosis
 
 from sim.errors import ValidationError
 from sim.models.encoders import BackpropAutoencoder, HebbianEncoder
 from sim.validation import check_choice
 
-__all__ = ["MODELS", "names", "make", "execute", "KIND"]
+__all__ = ["MODELS", "names", "make", "execute", "sparseness", "KIND"]
 
 KIND = "unsupervised"
 MODELS = {"hebbian_encoder": HebbianEncoder, "autoencoder": BackpropAutoencoder}
@@ -39,6 +42,34 @@ def make(name: str, /, **params):
     return cls(**params)
 
 
+def sparseness(W, X) -> float:
+    """Mean excess kurtosis of the units' linear responses: the efficient-coding criterion.
+
+    Each unit's weight vector is scaled to unit length and applied to the inputs,
+    ``r_i = X w_i / ||w_i||``; the score is the mean over units of the excess (Fisher) kurtosis
+    of ``r_i`` over the inputs (`scipy.stats.kurtosis`). Responses of a Gaussian input, or of a
+    random filter on many independent pixels, score about 0; heavy-tailed, sparse responses
+    score high. Field (1994, Neural Comput. 6:559-601) and Olshausen & Field (1996, Nature
+    381:607-609) argue that V1-like filters are those that make responses to natural images
+    sparse; the score reads only responses, never the shape of a filter.
+
+    Parameters
+    ----------
+    W : ndarray, shape (units, features)
+    X : ndarray, shape (n, features)
+
+    Returns
+    -------
+    float
+        NaN when ``W`` has a zero or non-finite row, or ``X`` fewer than 4 rows.
+    """
+    W, X = np.asarray(W, dtype=np.float64), np.asarray(X, dtype=np.float64)
+    norms = np.linalg.norm(W, axis=1)
+    if X.shape[0] < 4 or not np.all(np.isfinite(norms)) or np.any(norms == 0):
+        return float("nan")
+    return float(np.mean(kurtosis(X @ (W / norms[:, None]).T, axis=0, fisher=True)))
+
+
 def execute(spec: dict, task) -> tuple[dict, dict]:
     """Fit the encoder of run ``spec`` on ``task``'s training inputs; return ``(result, arrays)``.
 
@@ -54,8 +85,8 @@ def execute(spec: dict, task) -> tuple[dict, dict]:
     -------
     result : dict
         ``status`` ('finished' or 'diverged'), ``history`` (``records``: one dict per epoch),
-        ``evaluation`` (``train_score``, ``val_score``, ``test_score``, ``n_train``, ``n_val``,
-        ``epochs``, ``diverged``), ``error``.
+        ``evaluation`` (``train_score``, ``val_score``, ``test_score``, ``val_sparseness``,
+        ``test_sparseness``, ``n_train``, ``n_val``, ``epochs``, ``diverged``), ``error``.
     arrays : dict
         ``W1`` (float32, (units, features)) and ``image_shape`` (int64).
     """
@@ -68,8 +99,11 @@ def execute(spec: dict, task) -> tuple[dict, dict]:
                   "train_score": model.score(task.X_train[:5000]),
                   "val_score": model.score(task.X_val) if task.n_val else float("nan"),
                   "test_score": model.score(task.X_test)}
+    W = None if diverged else model.components_
+    evaluation["val_sparseness"] = sparseness(W, task.X_val) if W is not None and task.n_val else float("nan")
+    evaluation["test_sparseness"] = sparseness(W, task.X_test) if W is not None else float("nan")
     shape = task.meta.get("image_shape") or (task.n_features,)
-    arrays = {} if diverged else {"W1": model.components_.astype(np.float32),
+    arrays = {} if diverged else {"W1": W.astype(np.float32),
                                   "image_shape": np.asarray(shape, dtype=np.int64)}
     result = {"status": "diverged" if diverged else "finished", "history": {"records": records},
               "evaluation": evaluation, "error": "weights diverged" if diverged else ""}
