@@ -274,17 +274,16 @@ class _Runner:
         elif self.backend == "processes":
             yield from self.pool.run(execute_packed, todo)
         else:
-            yield from run_on_dask(todo, self.workers, self.threads, "study", self._dask_client())
+            client = self._dask_client()
+            yield from run_on_dask(todo, self.threads, client, None if self.cluster is None else self.cluster.alive)
 
     def _dask_client(self):
-        """The Dask client of the study: the connected one, or a LocalCluster's started at the first batch."""
+        """The Dask client of the study: the connected one, or a local cluster's started at the first
+        batch (`sim.study.dask_local.start_local`)."""
         if self.client is None:
-            import logging
-
-            from distributed import Client, LocalCluster
-            self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
-                                        dashboard_address=None, silence_logs=logging.ERROR)
-            self.client = Client(self.cluster)
+            from sim.study.dask_local import start_local
+            self.cluster = start_local(self.workers, self.threads, self.method)
+            self.client = self.cluster.client
         return self.client
 
     def close(self):
@@ -293,7 +292,6 @@ class _Runner:
         if self.pool is not None:
             self.pool.close()
         if self.cluster is not None:
-            self.client.close()
             self.cluster.close()
 
 
