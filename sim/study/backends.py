@@ -94,7 +94,8 @@ def run_study(config, out=None, *, workers: int | None = None, scheduler: str | 
         Parallel workers (default: the number of cores). 1 runs serially in this process.
         With ``scheduler='local'`` the number of Dask workers.
     scheduler : str, optional
-        ``'local'`` starts a Dask ``LocalCluster`` (processes, one thread each); an address
+        ``'local'`` starts a local Dask cluster (`sim.study.dask_local`: worker processes, one
+        thread each, forked from this process where the process pool would fork); an address
         such as ``'tcp://host:8786'`` connects to a running scheduler (its workers must have
         neurocompare installed). Needs ``pip install neurocompare[dask]``.
     progress : bool
