@@ -94,7 +94,8 @@ def run_study(config, out=None, *, workers: int | None = None, scheduler: str | 
         Parallel workers (default: the number of cores). 1 runs serially in this process.
         With ``scheduler='local'`` the number of Dask workers.
     scheduler : str, optional
-        ``'local'`` starts a Dask ``LocalCluster`` (processes, one thread each); an address
+        ``'local'`` starts a local Dask cluster (`sim.study.dask_local`: worker processes, one
+        thread each, forked from this process where the process pool would fork); an address
         such as ``'tcp://host:8786'`` connects to a running scheduler (its workers must have
         neurocompare installed). Needs ``pip install neurocompare[dask]``.
     progress : bool
@@ -274,17 +275,16 @@ class _Runner:
         elif self.backend == "processes":
             yield from self.pool.run(execute_packed, todo)
         else:
-            yield from run_on_dask(todo, self.workers, self.threads, "study", self._dask_client())
+            client = self._dask_client()
+            yield from run_on_dask(todo, self.threads, client, None if self.cluster is None else self.cluster.alive)
 
     def _dask_client(self):
-        """The Dask client of the study: the connected one, or a LocalCluster's started at the first batch."""
+        """The Dask client of the study: the connected one, or a local cluster's started at the first
+        batch (`sim.study.dask_local.start_local`)."""
         if self.client is None:
-            import logging
-
-            from distributed import Client, LocalCluster
-            self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
-                                        dashboard_address=None, silence_logs=logging.ERROR)
-            self.client = Client(self.cluster)
+            from sim.study.dask_local import start_local
+            self.cluster = start_local(self.workers, self.threads, self.method)
+            self.client = self.cluster.client
         return self.client
 
     def close(self):
@@ -293,7 +293,6 @@ class _Runner:
         if self.pool is not None:
             self.pool.close()
         if self.cluster is not None:
-            self.client.close()
             self.cluster.close()
 
 

@@ -1,9 +1,15 @@
 """The Dask side of the study backends: checking and connecting to a scheduler, running runs on
-a cluster (a LocalCluster, or a scheduler at an address), and the result of a run whose worker
-could not return one (shared with the process pool)."""
+a cluster (the study's local one, `sim.study.dask_local`, or a scheduler at an address), and the
+result of a run whose worker could not return one (shared with the process pool).
+
+Every run is one Dask task; the study stores each result the moment its task finishes. Measured
+on the quick study (44 runs, 2 forked local workers, 2-core machine): ~5 ms of scheduling per
+task, and 0.35 s of CPU time in the study's process (scheduler and client) for the whole study.
+"""
 
 from __future__ import annotations
 
+import queue
 import uuid
 from datetime import UTC, datetime
 
@@ -43,27 +49,44 @@ def connect(backend, scheduler, timeout):
                               f"({' '.join(str(exc).split()) or type(exc).__name__})") from None
 
 
-def run_on_dask(todo, workers, threads, scheduler, client=None):
-    """Run on Dask: a LocalCluster for 'local', else ``client`` (connected by `connect`, closed
-    by `run_study`)."""
-    import logging
+def run_on_dask(todo, threads, client, alive=None, poll=1.0):
+    """Run ``todo`` (run specs) on the Dask cluster of ``client``; yield ``(result, npz bytes)`` of
+    every run as it finishes, `failed_result` for a run whose task failed (worker lost three
+    times, result not deserializable, ...).
 
-    from distributed import Client, LocalCluster
-    from distributed import as_completed as dask_completed
-    cluster, own_client = None, client is None
-    if scheduler == "local":
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=logging.ERROR)
-        client = Client(cluster)
-    elif client is None:
-        client = connect("dask-remote", scheduler, 30.0)
+    Parameters
+    ----------
+    todo : list of dict
+        Run specs, in submission order (the study sorts them longest first).
+    threads : int
+        BLAS threads per run.
+    client : distributed.Client
+        Connected (by `connect`, or to the study's local cluster, `sim.study.dask_local`).
+    alive : callable, optional
+        Returns how many worker processes are still running (a local cluster); when it returns
+        0 the runs not finished are yielded as failed instead of waiting for a worker.
+    poll : float
+        Seconds between two checks of ``alive`` while no run finishes.
+    """
     tag = uuid.uuid4().hex[:8]
+    futures = [client.submit(execute_packed, spec, threads, key=f"run-{spec['run_id']}-{tag}", pure=False)
+               for spec in todo]
+    pending = {f.key: (f, s) for f, s in zip(futures, todo)}
+    ready = queue.SimpleQueue()
+    for future in futures:
+        future.add_done_callback(ready.put)
     try:
-        futures = [client.submit(execute_packed, spec, threads, key=f"run-{spec['run_id']}-{tag}", pure=False)
-                   for spec in todo]
-        spec_of = {f.key: s for f, s in zip(futures, todo)}
-        for future in dask_completed(futures):
-            spec = spec_of[future.key]
+        while pending:
+            try:
+                future = ready.get(timeout=poll)
+            except queue.Empty:
+                if alive is not None and not alive():
+                    lost = RuntimeError("every worker process of the local Dask cluster died")
+                    for _, spec in list(pending.values()):
+                        yield failed_result(spec, lost)
+                    return
+                continue
+            _, spec = pending.pop(future.key)
             try:
                 value = future.result()
             except Exception as exc:  # worker lost, deserialization error, ...
@@ -71,7 +94,5 @@ def run_on_dask(todo, workers, threads, scheduler, client=None):
             future.release()
             yield value
     finally:
-        if own_client:
-            client.close()
-        if cluster is not None:
-            cluster.close()
+        for future, _ in pending.values():
+            future.cancel()

@@ -41,10 +41,11 @@ def pool_start_method() -> str:
     return "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
 
 
-def prestart_forkserver():
-    """Start the forkserver now (it imports numpy, scikit-learn and sim in the background)."""
+def prestart_forkserver(preload=PRELOAD):
+    """Start the forkserver now (it imports ``preload``: numpy, scikit-learn and sim, in the
+    background); the first call of a process decides what its forkserver preloads."""
     from multiprocessing import forkserver
-    mp.get_context("forkserver").set_forkserver_preload(PRELOAD)
+    mp.get_context("forkserver").set_forkserver_preload(list(preload))
     forkserver.ensure_running()
 
 
