@@ -116,14 +116,15 @@ def test_corrupt_run_files_are_detected_and_recomputed(tiny_serial, tmp_path):
     status = st.status()
     assert status["pending"] == 3 and status["corrupt"] == 3 and status["finished"] == TINY_RUNS - 3
     assert len(st.runs()) == TINY_RUNS - 3  # never silently used
-    untouched = {rid: st.json_path(rid).stat().st_mtime_ns for rid in ids if rid not in (truncated, edited, bad_npz)}
+    rest = [rid for rid in ids if rid not in (truncated, edited, bad_npz)]
+    untouched = {rid: st.json_path(rid).stat().st_mtime_ns for rid in rest}
     messages = []
     summary = run_study(_write(tmp_path), out, workers=1, progress=False,
                         log=messages.append)
     assert summary["computed"] == 3 and sorted(summary["corrupt"]) == sorted([truncated, edited, bad_npz])
     assert any("checksum" in m for m in messages) and any("not valid JSON" in m for m in messages)
     assert {r["run_id"]: _strip(r) for r in st.runs()} == before
-    assert {rid: st.json_path(rid).stat().st_mtime_ns for rid in ids if rid not in (truncated, edited, bad_npz)} == untouched
+    assert {rid: st.json_path(rid).stat().st_mtime_ns for rid in rest} == untouched
     assert len(list((out / "runs" / "corrupt").iterdir())) >= 3  # kept aside, not deleted
 
 
