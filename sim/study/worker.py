@@ -111,7 +111,8 @@ def _execute(spec):
                     model.score(transform(task.X_test, lvl, eval_rng(spec, what, lvl)), task.y_test)
                     for lvl in levels]}
         evaluation.update(robustness.evaluate(model, task, spec, lambda n, p, s: models.make(n, **tuples(p), seed=s)))
-        arrays = _arrays(model, task, ev)
+        if kind == "standard":  # every analysis reading arrays reads standard runs only
+            arrays = _arrays(model, task, ev)
         if kind != "sequential" and (bars := probes.bars_evaluation(model, train_task, task)):
             evaluation["bars"] = bars  # the which-bars probe (`sim.study.probes`)
     result.update(status="diverged" if history.diverged else "finished", history=history.to_dict(),
