@@ -7,6 +7,8 @@ import csv
 import json
 from pathlib import Path
 
+import numpy as np
+
 from sim.study import store as store_mod
 from sim.study.backends import run_study
 
@@ -59,6 +61,19 @@ def _snapshot(out):
     metrics = {r["run_id"]: _strip(r) for r in st.runs()}
     arrays = {rid: st.load_arrays(rid) for rid in metrics}
     return metrics, arrays
+
+
+def assert_same_store(out, ref):
+    """The store ``out`` holds the same runs, metrics and arrays (bit for bit) as ``ref``, a
+    `_snapshot`."""
+    ref_metrics, ref_arrays = ref
+    metrics, arrays = _snapshot(out)
+    assert metrics == ref_metrics
+    assert arrays.keys() == ref_arrays.keys()
+    for rid, arrs in arrays.items():
+        assert arrs.keys() == ref_arrays[rid].keys()
+        for key in arrs:
+            np.testing.assert_array_equal(arrs[key], ref_arrays[rid][key])
 
 
 def _table_without_clock(path):

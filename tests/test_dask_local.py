@@ -9,7 +9,7 @@ import io
 
 import numpy as np
 import pytest
-from study_helpers import TINY_RUNS, _snapshot, _strip, _write, run_tiny_serial
+from study_helpers import TINY_RUNS, _snapshot, _strip, _write, assert_same_store, run_tiny_serial
 
 from sim.study import config as study_mod
 from sim.study.backends import run_study
@@ -40,16 +40,9 @@ def moons_specs(tmp_path):
 @needs_fork
 def test_forked_local_cluster_matches_serial(tiny_serial, tmp_path):
     src, _ = tiny_serial
-    ref_metrics, ref_arrays = _snapshot(src)
     summary = run_study(_write(tmp_path), tmp_path / "dask", workers=2, scheduler="local", progress=False)
     assert summary["backend"] == "dask-local" and summary["computed"] == TINY_RUNS
-    metrics, arrays = _snapshot(tmp_path / "dask")
-    assert metrics == ref_metrics
-    assert arrays.keys() == ref_arrays.keys()
-    for rid, arrs in arrays.items():
-        assert arrs.keys() == ref_arrays[rid].keys()
-        for key in arrs:
-            np.testing.assert_array_equal(arrs[key], ref_arrays[rid][key])
+    assert_same_store(tmp_path / "dask", _snapshot(src))
 
 
 @needs_fork

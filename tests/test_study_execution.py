@@ -10,9 +10,18 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import pytest
-from study_helpers import ROOT, TINY, TINY_RUNS, _snapshot, _strip, _table_without_clock, _write, run_tiny_serial
+from study_helpers import (
+    ROOT,
+    TINY,
+    TINY_RUNS,
+    _snapshot,
+    _strip,
+    _table_without_clock,
+    _write,
+    assert_same_store,
+    run_tiny_serial,
+)
 
 from sim.cli import main
 from sim.errors import ValidationError
@@ -85,13 +94,7 @@ def test_serial_pool_and_dask_results_are_bit_identical(tiny_serial, tmp_path, m
     dask = run_study(path, tmp_path / "dask", workers=2, scheduler="local", progress=False)
     assert dask["backend"] == "dask-local" and dask["computed"] == TINY_RUNS
     for out in (tmp_path / "pool", tmp_path / "forkserver", tmp_path / "dask"):
-        metrics, arrays = _snapshot(out)
-        assert metrics == ref_metrics
-        assert arrays.keys() == ref_arrays.keys()
-        for rid, arrs in arrays.items():
-            assert arrs.keys() == ref_arrays[rid].keys()
-            for key in arrs:
-                np.testing.assert_array_equal(arrs[key], ref_arrays[rid][key])
+        assert_same_store(out, (ref_metrics, ref_arrays))
         assert _table_without_clock(out / "table.csv") == _table_without_clock(src / "table.csv")
 
 
