@@ -85,20 +85,12 @@ def data(results_dir) -> dict:
                  **{name: gabor.population(fits, side, crit) for name, crit in
                     (("stats", "gabor"), ("oriented", "oriented"), ("strict", "strict"))}}
         out[label] = entry
-        fam = entry["family"]
-        if fam not in best or _better(entry[key], out[best[fam]][key]):
-            best[fam] = label
-    hebbian = [lb for fam, lb in best.items() if fam.startswith("hebbian_encoder:") and not fam.endswith(":none")]
-    top = None
-    for lb in sorted(hebbian):
-        if top is None or _better(out[lb][key], out[top][key]):
-            top = lb
-    return {"models": out, "selected": best, "criterion": key, "best_hebbian": top}
-
-
-def _better(a: float, b: float) -> bool:
-    """``a`` beats ``b`` (higher is better; NaN never wins)."""
-    return bool(np.isfinite(a) and (not np.isfinite(b) or a > b))
+        best.setdefault(entry["family"], []).append(label)
+    def top(labels):  # the highest criterion (first on ties; NaN never wins), None for no labels
+        return max(labels, key=lambda lb: out[lb][key] if np.isfinite(out[lb][key]) else -np.inf, default=None)
+    best = {fam: top(labels) for fam, labels in best.items()}
+    hebbian = sorted(lb for fam, lb in best.items() if fam.startswith("hebbian_encoder:") and not fam.endswith(":none"))
+    return {"models": out, "selected": best, "criterion": key, "best_hebbian": top(hebbian)}
 
 
 def table(d) -> str:
