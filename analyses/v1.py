@@ -4,12 +4,13 @@ Reads the ``unsupervised`` runs of a store (`sim.study.unsupervised`: encoders f
 natural-image patches, `sim.tasks.patches`), fits a 2-D Gabor to every unit (`analyses.gabor`)
 and summarizes each model: the share of Gabor-like units, orientation coverage (30-degree bins),
 spatial frequency, and Ringach's dimensionless envelope sizes ``n_x = sigma_x f``,
-``n_y = sigma_y f``. For each learning rule the configuration is SELECTED by the mean held-out
-sparseness of its units' responses (``val_sparseness``, validation patches: the efficient-coding
-criterion, `sim.study.unsupervised.sparseness`), never by a Gabor statistic; the best Hebbian
-configuration overall is the Hebbian family's selection with the highest held-out sparseness.
-Stores written before the sparseness score existed are selected by held-out reconstruction
-(``val_score``), and the text says so.
+``n_y = sigma_y f``. For each learning rule the configuration is SELECTED by the held-out
+sparseness of its decorrelated code (``val_decorrelated_sparseness``, validation patches: the
+efficient-coding criterion with redundant units counted once,
+`sim.study.unsupervised.decorrelated_sparseness`), never by a Gabor statistic; the best Hebbian
+configuration overall is the Hebbian family's selection with the highest score. Older stores fall
+back to the units' mean sparseness (``val_sparseness``) or held-out reconstruction
+(``val_score``), and the text says which.
 
 Macaque V1 reference region (`RINGACH_REGION`): Ringach (2002, J. Neurophysiol. 88:455-463,
 Fig. 5) found simple cells' (n_x, n_y) concentrated at n_x of about 0.1-0.5 and n_y of about
@@ -34,9 +35,16 @@ __all__ = ["data", "table", "build", "section", "RINGACH_REGION", "REQUIRES", "C
 REQUIRES = "unsupervised runs on image patches (a [models.X] with model = 'hebbian_encoder' or 'autoencoder')"
 RINGACH_REGION = {"n_x": (0.1, 0.5), "n_y": (0.1, 1.0)}  # approximate, Ringach 2002 Fig. 5
 SHOWN = 36  # units per mosaic
-CRITERION_TEXT = {"val_sparseness": "the held-out sparseness of its units' responses (mean excess kurtosis "
+SCORES = ("val_score", "test_score", "val_sparseness", "test_sparseness", "val_decorrelated_sparseness",
+          "test_decorrelated_sparseness")
+CRITERION_TEXT = {"val_decorrelated_sparseness": "the held-out sparseness of its decorrelated code (the mean "
+                                                 "excess kurtosis of the units' responses to the validation "
+                                                 "patches after symmetric decorrelation, each unit weighted by "
+                                                 "the share of its response that is not a copy of others': the "
+                                                 "efficient-coding criterion, blind to redundant units)",
+                  "val_sparseness": "the held-out sparseness of its units' responses (mean excess kurtosis "
                                     "of each unit's linear response on the validation patches, the "
-                                    "efficient-coding criterion)",
+                                    "efficient-coding criterion; this store has no decorrelated score)",
                   "val_score": "its held-out reconstruction score (validation patches; this store has "
                                "no sparseness score)"}
 
@@ -59,18 +67,19 @@ def data(results_dir) -> dict:
     -------
     dict
         ``models[label]``: ``family``, ``params``, ``val_score``, ``test_score``,
-        ``val_sparseness``, ``test_sparseness`` (means over seeds), ``seed``, ``W`` (units x
+        ``val_sparseness``, ``test_sparseness``, ``val_decorrelated_sparseness``,
+        ``test_decorrelated_sparseness`` (means over seeds; NaN where a store lacks them), ``seed``, ``W`` (units x
         pixels), ``shape``, ``fits`` (`gabor.fit_units`), ``stats`` (`gabor.population`),
         ``oriented`` and ``strict`` (the same with those criteria of `gabor.well_fitted`);
-        ``criterion``: the selection key (``'val_sparseness'``, or ``'val_score'`` for a store
-        without it); ``selected[family]``: the label with the best mean criterion;
+        ``criterion``: the selection key (``'val_decorrelated_sparseness'``; ``'val_sparseness'``
+        or ``'val_score'`` for older stores); ``selected[family]``: the label with the best mean criterion;
         ``best_hebbian``: the Hebbian family's selection with the best criterion (None without
         Hebbian encoders).
     """
     st = open_store(results_dir)
     runs = [r for r in finished_runs(results_dir, "unsupervised")
             if (st.load_arrays(r["run_id"]).get("image_shape", np.zeros(1)).size == 2)]
-    key = "val_sparseness" if runs and all("val_sparseness" in r["evaluation"] for r in runs) else "val_score"
+    key = next(k for k in CRITERION_TEXT if k == "val_score" or (runs and all(k in r["evaluation"] for r in runs)))
     out, best = {}, {}
     for (task, label), rs in sorted(group(runs, "task", "model").items()):
         rs = sorted(rs, key=lambda r: r["config"]["seed"])
@@ -80,7 +89,7 @@ def data(results_dir) -> dict:
         fits = gabor.fit_units(W, shape)
         side = max(shape)
         entry = {"task": task, "family": _family(rs[0]), "params": rs[0]["config"]["params"],
-                 **{k: _mean(rs, k) for k in ("val_score", "test_score", "val_sparseness", "test_sparseness")},
+                 **{k: _mean(rs, k) for k in SCORES},
                  "seed": rs[0]["config"]["seed"], "n_seeds": len(rs), "W": W, "shape": shape, "fits": fits,
                  **{name: gabor.population(fits, side, crit) for name, crit in
                     (("stats", "gabor"), ("oriented", "oriented"), ("strict", "strict"))}}
@@ -95,14 +104,16 @@ def data(results_dir) -> dict:
 
 def table(d) -> str:
     """Markdown table: one row per model, the selected configuration of each family in bold."""
-    rows = ["| model | family | selected | val sparseness | val score | test score | Gabor-like | oriented "
-            "| strict | empty 30-deg bins | median f (c/px) | median n_x | median n_y |", "|" + " --- |" * 13]
+    rows = ["| model | family | selected | val decorrelated sparseness | val sparseness | val score | test score "
+            "| Gabor-like | oriented | strict | empty 30-deg bins | median f (c/px) | median n_x | median n_y |",
+            "|" + " --- |" * 14]
     chosen = set(d["selected"].values())
     for label, m in d["models"].items():
         s, q = m["stats"], m["stats"]["frequency_quartiles"]
         name = f"**{label}**" if label in chosen else label
         mark = ("best Hebbian" if label == d["best_hebbian"] else "yes") if label in chosen else ""
-        rows.append(f"| {name} | {m['family']} | {mark} | {m['val_sparseness']:.2f} | {m['val_score']:.4f} | "
+        rows.append(f"| {name} | {m['family']} | {mark} | {m['val_decorrelated_sparseness']:.2f} | "
+                    f"{m['val_sparseness']:.2f} | {m['val_score']:.4f} | "
                     f"{m['test_score']:.4f} | {100 * s['fraction_gabor']:.0f}% | "
                     f"{100 * m['oriented']['fraction_gabor']:.0f}% | "
                     f"{100 * m['strict']['fraction_gabor']:.0f}% | {s['empty_orientation_bins']} | {q[1]:.3f} | "
@@ -151,6 +162,10 @@ def build(results_dir, out_dir="figures", formats=("png", "pdf")) -> list[dict]:
         hist = fig.add_subplot(grid[2 * b + 1, c])
         counts = m["stats"]["orientation_counts"]
         hist.bar(np.arange(len(counts)) * 30 + 15, counts, width=26, color="0.4")
+        if not np.sum(counts):  # no Gabor-like unit: say so rather than draw an empty axis
+            hist.set_ylim(0, 1)
+            hist.set_yticks([])
+            hist.text(90, 0.5, "no Gabor-like units", ha="center", va="center", fontsize=note, color="0.4")
         hist.set_xticks([0, 90, 180])
         hist.tick_params(labelsize=note)
         hist.set_xlabel("orientation (deg)", fontsize=note)
@@ -185,13 +200,13 @@ def build(results_dir, out_dir="figures", formats=("png", "pdf")) -> list[dict]:
     with open(md, "w", encoding="utf-8") as fh:
         fh.write(section(d) + "\n")
     caption = (section(d) + "\n\nTop row: the 36 units of each selected model with the best Gabor fit "
-               "(grey = 0, each unit scaled to its largest |weight|); look for localized, oriented, "
+               "(grey = 0, each unit scaled to its largest |weight|). Look for localized, oriented, "
                "striped fields rather than single pixels or whole-patch gratings. Bottom row: how "
                "the Gabor-like units' orientations fill the six 30-degree bins (an empty bin is a "
                "missing orientation). Right: Ringach's (n_x, n_y) of the Gabor-like units against "
-               "the approximate macaque V1 region.")
+               "the approximate macaque V1 region. Table: v1.md.")
     return [{"name": "v1_receptive_fields", "title": "Receptive fields on natural-image patches",
-             "caption": caption, "paths": paths + [md]}]
+             "caption": caption, "paths": paths}]
 
 
 def section(d) -> str:
@@ -213,7 +228,8 @@ def section(d) -> str:
             "a carrier, n_x = sigma_x f >= 0.1, and neither SD below 1 px (it drops blobs, but also "
             "single edges and lines fitted with f near 0); *strict* asks the carrier and both SDs "
             "in [1.5 px, half the patch]. Orientation bins and medians are of the Gabor-like units. "
-            "Sparseness is the mean excess kurtosis of the units' linear responses; scores are "
+            "Sparseness is the mean excess kurtosis of the units' linear responses (decorrelated: "
+            "after symmetric decorrelation, so that copies of one filter count once); scores are "
             "negative mean squared reconstruction errors per pixel (whitened units); test patches "
             "come from a different region of the photographs (the bottom quarter).\n\n"
             + table(d))

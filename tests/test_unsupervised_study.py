@@ -68,16 +68,18 @@ def test_run_stores_weights_and_scores(tmp_path):
         assert arrays["W1"].shape == (12, 64) and arrays["image_shape"].tolist() == [8, 8]
         ev = r["evaluation"]
         assert ev["val_score"] < 0 and ev["test_score"] < 0 and ev["n_val"] == 200
-        assert np.isfinite(ev["val_sparseness"]) and np.isfinite(ev["test_sparseness"])
+        assert all(np.isfinite(ev[f"{split}_{name}"]) for split in ("val", "test")
+                   for name in ("sparseness", "decorrelated_sparseness"))
         assert len(r["history"]["records"]) == 2
     d = v1.data(tmp_path / "s")
-    # the competitive family's selection is the label with the higher validation sparseness
+    # the competitive family's selection is the label with the sparser decorrelated validation code
+    key = "val_decorrelated_sparseness"
     kh, kh3 = d["models"]["kh"], d["models"]["kh3"]
-    assert d["criterion"] == "val_sparseness"
-    sparsest = "kh" if kh["val_sparseness"] > kh3["val_sparseness"] else "kh3"
+    assert d["criterion"] == key and kh[key] != kh3[key]
+    sparsest = "kh" if kh[key] > kh3[key] else "kh3"
     assert d["selected"]["hebbian_encoder:competitive"] == sparsest
     hebbian = [lb for fam, lb in d["selected"].items() if fam.startswith("hebbian_encoder:")]
-    assert d["best_hebbian"] == max(hebbian, key=lambda lb: d["models"][lb]["val_sparseness"])
+    assert d["best_hebbian"] == max(hebbian, key=lambda lb: d["models"][lb][key])
     assert d["selected"]["autoencoder"] == "ae"
     figs = v1.build(tmp_path / "s", tmp_path / "fig", ("png",))
     assert figs and all((tmp_path / "fig" / name).exists() for name in ("v1_receptive_fields.png", "v1.md"))
@@ -97,6 +99,8 @@ def test_execute_matches_a_direct_fit():
     np.testing.assert_array_equal(arrays["W1"], model.components_.astype(np.float32))
     assert result["evaluation"]["val_score"] == model.score(task.X_val)
     assert result["evaluation"]["val_sparseness"] == unsupervised.sparseness(model.components_, task.X_val)
+    assert result["evaluation"]["val_decorrelated_sparseness"] == unsupervised.decorrelated_sparseness(
+        model.components_, task.X_val)
     with pytest.raises(ValidationError, match="bogus"):
         unsupervised.make("autoencoder", bogus=1)
 
@@ -115,3 +119,36 @@ def test_sparseness_against_known_distributions_and_by_hand():
     assert unsupervised.sparseness(np.array([[5.0]]), x) == pytest.approx(-2 / 3)
     assert np.isnan(unsupervised.sparseness(np.zeros((1, 1)), x))
     assert np.isnan(unsupervised.sparseness(np.ones((1, 1)), x[:3]))
+
+
+def test_decorrelated_sparseness_counts_each_direction_once():
+    rng = np.random.default_rng(1)
+    S = rng.laplace(size=(200_000, 4))  # independent sources, excess kurtosis 3 each
+    Q, _ = np.linalg.qr(rng.standard_normal((4, 4)))
+    X = S @ Q.T  # an orthogonal mixture: white, every pixel a mix of sources
+    ds = unsupervised.decorrelated_sparseness
+    # the unmixing filters recover the sources: 3, as the plain mean kurtosis, whatever their scale
+    assert ds(Q.T, X) == pytest.approx(3.0, abs=0.1)
+    assert ds(Q.T * np.array([[1.0], [5.0], [0.1], [2.0]]), X) == pytest.approx(ds(Q.T, X), rel=1e-9)
+    # pixel filters see the mixtures r_i = sum_j Q_ij s_j, already uncorrelated, so decorrelation
+    # changes nothing: cumulants add, kurt(r_i) = 3 sum_j Q_ij^4 (analytic)
+    assert ds(np.eye(4), X) == pytest.approx(3.0 * np.mean(np.sum(Q ** 4, axis=1)), abs=0.1)
+    # m identical copies of each filter share one direction: 3 / m, where the plain mean stays 3
+    for m in (2, 3):
+        W = np.repeat(Q.T, m, axis=0)
+        assert ds(W, X) == pytest.approx(3.0 / m, abs=0.05)
+        assert unsupervised.sparseness(W, X) == pytest.approx(3.0, abs=0.1)
+    # filters that unmix a non-orthogonal mixture give uncorrelated responses: still 3
+    A = rng.standard_normal((4, 4))
+    assert ds(np.linalg.inv(A), S @ A.T) == pytest.approx(3.0, abs=0.1)
+    # by hand: one unit on responses (0, 0, 0, 2) has excess kurtosis -2/3 (see above); two
+    # copies of it share one direction, each keeping half its variance: (1/2)(-2/3) * 2 / 2 = -1/3
+    x = np.array([[0.0], [0.0], [0.0], [2.0]])
+    assert ds(np.array([[5.0]]), x) == pytest.approx(-2 / 3)
+    assert ds(np.array([[5.0], [1.0]]), x) == pytest.approx(-1 / 3)
+    # a unit with a constant response adds nothing; nothing to score or too few inputs gives NaN
+    assert ds(np.array([[5.0, 0.0]]), np.hstack([x, x])) == pytest.approx(-2 / 3)
+    assert ds(np.array([[5.0, 0.0], [0.0, 1.0]]), np.hstack([x, np.ones_like(x)])) == pytest.approx(-1 / 3)
+    assert np.isnan(ds(np.zeros((1, 1)), x))
+    assert np.isnan(ds(np.ones((1, 1)), x[:3]))
+    assert np.isnan(ds(np.full((1, 1), np.nan), x))

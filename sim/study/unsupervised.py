@@ -6,7 +6,9 @@ gets one run per task and seed index, of kind ``"unsupervised"`` (`sim.study.spe
 the worker hands it to :func:`execute`. Labels are never used. The run's evaluation holds the
 scores (negative mean squared reconstruction error per feature, `HebbianEncoder.score`) on the
 training, validation and test inputs, and the sparseness of the units' responses
-(:func:`sparseness`, the efficient-coding criterion) on the validation and test inputs: choose
+(:func:`sparseness`, the efficient-coding criterion) and of their decorrelated code
+(:func:`decorrelated_sparseness`, the same criterion blind to redundant units) on the validation
+and test inputs: choose
 configurations on the validation numbers only; the test numbers are for the report. Its arrays
 hold ``W1`` (the units' input weights, (units, features))
 and ``image_shape``.
@@ -21,7 +23,7 @@ from sim.errors import ValidationError
 from sim.models.encoders import BackpropAutoencoder, HebbianEncoder
 from sim.validation import check_choice
 
-__all__ = ["MODELS", "names", "make", "execute", "sparseness", "KIND"]
+__all__ = ["MODELS", "names", "make", "execute", "sparseness", "decorrelated_sparseness", "KIND"]
 
 KIND = "unsupervised"
 MODELS = {"hebbian_encoder": HebbianEncoder, "autoencoder": BackpropAutoencoder}
@@ -70,6 +72,53 @@ def sparseness(W, X) -> float:
     return float(np.mean(kurtosis(X @ (W / norms[:, None]).T, axis=0, fisher=True)))
 
 
+def decorrelated_sparseness(W, X, rtol: float = 1e-8) -> float:
+    """Sparseness of the decorrelated code: mean kurtosis that redundant units cannot inflate.
+
+    The units' responses ``R = X W^T``, centred and scaled to unit variance over the inputs
+    (correlation matrix ``P``; a unit's weight scale does not matter), are decorrelated by the
+    symmetric transform ``Z = R P^{-1/2}`` (ZCA-cor), the decorrelated code most correlated with
+    ``R`` unit by unit (Kessy, Lewin & Strimmer 2018, Am. Stat. 72:309-314); directions of ``P``
+    with an eigenvalue below ``rtol`` times the largest carry no new signal and are dropped
+    (``P^{-1/2}`` is then the pseudo-inverse square root). The score is
+    ``(1 / units) sum_i var(z_i) kurt(z_i)``, with ``kurt`` the excess kurtosis: every ``var(z_i)``
+    is 1 for a code without exact redundancy, and ``m`` identical units share one direction (each
+    ``var = 1/m``), so they count once. Near-copies are decorrelated into their differences,
+    which are not sparse. Kurtosis under a decorrelation constraint is the classic contrast of
+    independent component analysis (Hyvarinen & Oja 2000, Neural Netw. 13:411-430): it is high
+    for a population of distinct sparse filters, whereas :func:`sparseness` also rewards many
+    copies of one sparse filter.
+
+    Parameters
+    ----------
+    W : ndarray, shape (units, features)
+    X : ndarray, shape (n, features)
+    rtol : float
+        Relative eigenvalue floor of the response covariance.
+
+    Returns
+    -------
+    float
+        NaN when ``W`` is not finite, ``X`` has fewer than 4 rows, or every response is constant.
+    """
+    W, X = np.asarray(W, dtype=np.float64), np.asarray(X, dtype=np.float64)
+    if X.shape[0] < 4 or not np.all(np.isfinite(W)):
+        return float("nan")
+    R = X @ W.T
+    R -= R.mean(axis=0)
+    sd = R.std(axis=0)
+    if not np.any(sd > 0):
+        return float("nan")
+    R = R[:, sd > 0] / sd[sd > 0]  # a constant response carries nothing: it scores 0
+    lam, V = np.linalg.eigh(R.T @ R / R.shape[0])
+    keep = lam > rtol * lam[-1]
+    V = V[:, keep]
+    Z = R @ (V / np.sqrt(lam[keep])) @ V.T
+    share = np.sum(V * V, axis=1)  # var(z_i): 1 unless unit i shares a direction with others
+    live = share > rtol
+    return float(np.sum(share[live] * kurtosis(Z[:, live], axis=0, fisher=True)) / W.shape[0])
+
+
 def execute(spec: dict, task) -> tuple[dict, dict]:
     """Fit the encoder of run ``spec`` on ``task``'s training inputs; return ``(result, arrays)``.
 
@@ -86,7 +135,8 @@ def execute(spec: dict, task) -> tuple[dict, dict]:
     result : dict
         ``status`` ('finished' or 'diverged'), ``history`` (``records``: one dict per epoch),
         ``evaluation`` (``train_score``, ``val_score``, ``test_score``, ``val_sparseness``,
-        ``test_sparseness``, ``n_train``, ``n_val``, ``epochs``, ``diverged``), ``error``.
+        ``test_sparseness``, ``val_decorrelated_sparseness``, ``test_decorrelated_sparseness``,
+        ``n_train``, ``n_val``, ``epochs``, ``diverged``), ``error``.
     arrays : dict
         ``W1`` (float32, (units, features)) and ``image_shape`` (int64).
     """
@@ -102,6 +152,9 @@ def execute(spec: dict, task) -> tuple[dict, dict]:
     W = None if diverged else model.components_
     evaluation["val_sparseness"] = sparseness(W, task.X_val) if W is not None and task.n_val else float("nan")
     evaluation["test_sparseness"] = sparseness(W, task.X_test) if W is not None else float("nan")
+    for split, X in (("val", task.X_val), ("test", task.X_test)):
+        ok = W is not None and X.shape[0] > 0
+        evaluation[f"{split}_decorrelated_sparseness"] = decorrelated_sparseness(W, X) if ok else float("nan")
     shape = task.meta.get("image_shape") or (task.n_features,)
     arrays = {} if diverged else {"W1": W.astype(np.float32),
                                   "image_shape": np.asarray(shape, dtype=np.int64)}
