@@ -42,6 +42,10 @@ from sim.tasks import subsample
     (lambda t: t.replace('tasks = ["digits"], first', 'tasks = ["mnist"], first'), "conditions.sequential.tasks[0]"),
     (lambda t: t + '[models.mlp.tasks.digits]\nbatch_size = 0\n', "models.mlp.tasks.digits.batch_size"),
     (lambda t: t + '[models.mlp.tasks.bars]\nlr = 0.1\n', "models.mlp.tasks.bars"),
+    (lambda t: t.replace("n_test = 100", 'n_test = 100\nmodels = ["mlpp"]'), "tasks.moons.models[0]"),
+    (lambda t: t.replace("n_test = 100", "n_test = 100\nmodels = []"), "tasks.moons.models"),
+    # a task without a model of the primary comparisons (here the default pair hebbian - mlp)
+    (lambda t: t.replace("n_test = 100", 'n_test = 100\nmodels = ["mlp"]'), "tasks.moons.models"),
 ])
 def test_config_errors_name_the_key_and_run_nothing(tmp_path, capsys, edit, key):
     path = _write(tmp_path, edit(TINY))
@@ -56,6 +60,22 @@ def test_config_errors_name_the_key_and_run_nothing(tmp_path, capsys, edit, key)
     assert main(["study", str(path), "--out", str(out), "--no-figures"]) == 2
     assert key in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_a_task_runs_only_the_models_it_lists(tmp_path):
+    full = study_mod.load(_write(tmp_path, TINY))
+    text = TINY.replace("n_test = 100", 'n_test = 100\nmodels = ["mlp"]') + '[comparisons]\ntasks = ["digits"]\n'
+    part = study_mod.load(_write(tmp_path, text))
+    assert part.tasks["moons"]["models"] == ["mlp"] and part.tasks["digits"]["models"] == ["mlp", "hebbian"]
+    runs = part.runs()
+    # the Hebbian net's two moons runs are gone; every other run is the same run, with the same id
+    expected = [r for r in full.runs() if not (r["task"] == "moons" and r["model"] == "hebbian")]
+    assert len(runs) == TINY_RUNS - 2 and [r["run_id"] for r in runs] == [r["run_id"] for r in expected]
+    # a transfer pair must run on its tasks
+    adversarial = '[conditions.adversarial]\nlinf = [0.1]\ntransfer = [["hebbian", "mlp"]]\n'
+    with pytest.raises(ValidationError) as info:
+        study_mod.load(_write(tmp_path, text + adversarial))
+    assert info.value.parameter == "conditions.adversarial.transfer[0]" and "moons" in str(info.value)
 
 
 def test_unknown_names_list_the_allowed_ones(tmp_path):
@@ -75,7 +95,10 @@ def test_shipped_studies_validate_and_are_installed():
     assert all(default.model_for("hebbian", t)[0]["rule"] == "competitive" for t in default.tasks)
     assert default.model_for("mlp", "mnist1d") == (
         {**default.model_for("mlp", "digits")[0], **presets_mod.get("mlp_mnist1d")["params"]}, 150)
-    assert quick.seeds == 2 and set(quick.tasks) == {"moons", "digits"}
+    assert quick.seeds == 2 and set(quick.tasks) == {"moons", "digits", "patches"}
+    assert quick.tasks["patches"]["models"] == ["kh_encoder", "random_encoder", "autoencoder"]
+    assert quick.comparisons["tasks"] == ["moons", "digits"]
+    assert quick.conditions["cost"] and quick.conditions["adversarial"]["tasks"] == ["digits"]
     tuned = study_mod.load("tuning_digits")  # every model tuned with the same budget, then refitted
     assert tuned.tuning["pairs"] == [[m, "digits"] for m in ("mlp", "mlp_frozen", "hebbian", "random", "readout")]
     assert tuned.tuning["trials"] == 24 and tuned.tuning["seeds"] == [0, 1, 2] and tuned.seeds == 10

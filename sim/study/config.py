@@ -81,8 +81,10 @@ class Study:
     split : {'per_seed', 'fixed'}
     tasks : dict
         label -> ``{"task": registry name, "params": full load params (defaults filled, no seed),
-        "n_train": int, "n_test": int, "n_features": int, "n_classes": int, "min_class": int}``
-        (``min_class``: training samples of the smallest class present), in config order.
+        "n_train": int, "n_test": int, "n_features": int, "n_classes": int, "min_class": int,
+        "models": [model labels]}`` (``min_class``: training samples of the smallest class
+        present; ``models``: those that run on the task, ``[tasks.X] models``, default all), in
+        config order.
     models : dict
         label -> ``{"model": registry name, "epochs": int, "params": {...}, "random_control":
         bool, "tasks": {task label: the config's overrides}, "params_by_task": {task label:

@@ -98,6 +98,11 @@ def parse(raw: dict, task_info: dict, model_info: dict) -> dict:
                 or any(not isinstance(m, str) or m not in model_info for m in pair)):
             raise ValidationError(f"{path}.transfer[{i}]", pair, "must be two different model labels of this "
                                   f"study; models: {', '.join(model_info)}")
+    for i, pair in enumerate(pairs):
+        for t in tasks:
+            if any(m not in task_info[t].get("models", model_info) for m in pair):
+                raise ValidationError(f"{path}.transfer[{i}]", pair, f"both models must run on task {t!r} "
+                                      f"(tasks.{t}.models)")
     out["transfer"] = [list(p) for p in pairs]
     return {"adversarial": out, "cost": cost}
 

@@ -80,14 +80,30 @@ def validate(raw: dict, default_name: str = "study", base=None) -> dict:
         raise ValidationError("tasks", raw.get("tasks"), "at least one [tasks.<name>] table is required")
     if "models" not in raw or not _table("models", raw["models"]):
         raise ValidationError("models", raw.get("models"), "at least one [models.<label>] table is required")
-    task_info = {label: _parse_task(label, spec, base) for label, spec in raw["tasks"].items()}
+    only = {label: _table(f"tasks.{label}", spec).get("models") for label, spec in raw["tasks"].items()}
+    task_info = {label: _parse_task(label, {k: v for k, v in spec.items() if k != "models"}, base)
+                 for label, spec in raw["tasks"].items()}
     model_info = {label: _parse_model(label, spec, epochs, task_info)
                   for label, spec in raw["models"].items()}
+    for label, chosen in only.items():  # [tasks.X] models = [...]: the models that run on X (default: all)
+        task_info[label]["models"] = (list(model_info) if chosen is None else
+                                      _list(f"tasks.{label}.models", chosen,
+                                            lambda p, v: _model_label(p, v, model_info)))
     conditions = _parse_conditions(raw.get("conditions", {}), task_info, model_info)
-    tuning = parse_tuning(raw.get("tuning"), {label: m["search"] for label, m in model_info.items()},
+    runs_on = {label: {t: sp for t, sp in m["search"].items() if label in task_info[t]["models"]}
+               for label, m in model_info.items()}
+    tuning = parse_tuning(raw.get("tuning"), runs_on,
                           task_info, {label: t["n_val"] for label, t in task_info.items()})
-    specs = {label: [(m["model"], m["params_by_task"][t]) for t in task_info] for label, m in model_info.items()}
+    specs = {label: [(m["model"], m["params_by_task"][t]) for t in task_info if label in task_info[t]["models"]]
+             for label, m in model_info.items()}
     family = comparisons(raw.get("comparisons"), specs, list(task_info))
+    for t_label in family["tasks"]:
+        for pair in family["primary"]:
+            absent = [m for m in pair if m not in task_info[t_label]["models"]]
+            if absent:
+                raise ValidationError(f"tasks.{t_label}.models", task_info[t_label]["models"],
+                                      f"leaves out {absent[0]!r} of the primary comparison {list(pair)}; "
+                                      "list the tasks to compare on in [comparisons] tasks")
     return {"name": name, "description": description, "root_seed": root_seed, "seeds": seeds,
             "epochs": epochs, "split": split, "tasks": task_info, "models": model_info,
             "conditions": conditions, "tuning": tuning, "comparisons": family}

@@ -111,7 +111,7 @@ def run_specs(study) -> list[dict]:
             variants.append(("sequential", {"first": list(seq["first"]), "second": list(seq["second"])},
                              {"probe": PROBE_SIZE}))
         hu = cond.get("hidden_units")
-        for m_label in study.models:
+        for m_label in study.tasks[t_label].get("models", study.models):  # [tasks.X] models: who runs on X
             params, epochs = study.model_for(m_label, t_label)
             sized = ([("hidden_units", {"hidden_units": n}, {}) for n in hu["sizes"]]
                      if hu and t_label in hu["tasks"] and m_label in hu["models"] else [])
