@@ -105,6 +105,35 @@ def check_array(name: str, X, *, ndim: int = 2, n_features: int | None = None, d
     min_rows : int
         Minimum size of the first axis.
     """
+    if type(X) is np.ndarray and X.dtype in _FLOATS:  # the common case, without dtype inspection
+        arr = X
+    else:
+        arr = _numeric(name, X)
+    if arr.ndim != ndim:
+        raise ValidationError(name, X, f"must have {ndim} dimensions, got shape {arr.shape}")
+    if ndim >= 1 and arr.shape[0] < min_rows:
+        raise ValidationError(name, X, f"needs at least {min_rows} rows, got shape {arr.shape}")
+    if n_features is not None and arr.shape[-1] != n_features:
+        raise ValidationError(name, X, f"must have {n_features} features (last axis), got shape {arr.shape}")
+    if finite and arr.size and not _all_finite(arr):
+        raise ValidationError(name, X, "contains NaN or inf")
+    if dtype is not None:
+        with np.errstate(over="ignore"):
+            converted = arr.astype(dtype, copy=False)
+        if finite and arr.size and converted is not arr and not _all_finite(converted):
+            top = float(np.finfo(converted.dtype).max)
+            raise ValidationError(name, X, f"has values beyond the {converted.dtype} range (|x| > {top:.3g})")
+        arr = converted
+    elif not np.issubdtype(arr.dtype, np.floating):
+        arr = arr.astype(np.float64)
+    return arr
+
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _numeric(name, X) -> np.ndarray:
+    """``X`` as an array of real numbers (or booleans), else a ValidationError."""
     try:
         arr = np.asarray(X)
     except Exception as exc:  # ragged lists etc.
@@ -113,24 +142,12 @@ def check_array(name: str, X, *, ndim: int = 2, n_features: int | None = None, d
         raise ValidationError(name, X, "must be numeric")
     if np.issubdtype(arr.dtype, np.complexfloating):
         raise ValidationError(name, X, "must be real (complex values are not accepted)")
-    if arr.ndim != ndim:
-        raise ValidationError(name, X, f"must have {ndim} dimensions, got shape {arr.shape}")
-    if ndim >= 1 and arr.shape[0] < min_rows:
-        raise ValidationError(name, X, f"needs at least {min_rows} rows, got shape {arr.shape}")
-    if n_features is not None and arr.shape[-1] != n_features:
-        raise ValidationError(name, X, f"must have {n_features} features (last axis), got shape {arr.shape}")
-    if finite and arr.size and not np.all(np.isfinite(arr)):
-        raise ValidationError(name, X, "contains NaN or inf")
-    if dtype is not None:
-        with np.errstate(over="ignore"):
-            converted = arr.astype(dtype, copy=False)
-        if finite and arr.size and not np.all(np.isfinite(converted)):
-            top = float(np.finfo(converted.dtype).max)
-            raise ValidationError(name, X, f"has values beyond the {converted.dtype} range (|x| > {top:.3g})")
-        arr = converted
-    elif not np.issubdtype(arr.dtype, np.floating):
-        arr = arr.astype(np.float64)
     return arr
+
+
+def _all_finite(arr: np.ndarray) -> bool:
+    """No NaN or inf in ``arr`` (the method form skips a Python wrapper of ``np.all``)."""
+    return bool(np.isfinite(arr).all())
 
 
 def check_labels(name: str, y, n_classes: int | None = None, n_samples: int | None = None) -> np.ndarray:

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
+from sim.errors import ValidationError
 from sim.learning.rules import BCM, AntiHebbian, Competitive, Delta, Hebb, Instar, Oja, Sanger
 
 EIGENVALUES = np.array([10.0, 7.0, 5.0, 3.5, 2.0, 1.5, 1.0, 0.7, 0.5, 0.3])
@@ -133,6 +134,30 @@ def test_bcm_theta_is_running_average_of_post_squared():
 
 
 # ---------------------------------------------------------------- Competitive
+
+
+@pytest.mark.parametrize("k", [2, 3, 7])
+def test_competitive_ranking_matches_a_full_sort_and_takes_given_currents(k):
+    rng = np.random.default_rng(k)
+    rule = Competitive(p=3.0, k=k, delta=0.25)
+    pre, W = rng.standard_normal((64, 9)), rng.standard_normal((12, 9))
+    g = rule.learning_activation(pre, W)
+    order = np.argsort(-rule.currents(pre, W), axis=1, kind="stable")  # the oracle: a full sort
+    expected = np.zeros_like(g)
+    expected[np.arange(64), order[:, 0]] = 1.0
+    expected[np.arange(64), order[:, k - 1]] = -0.25
+    np.testing.assert_array_equal(g, expected)
+    # ties are broken arbitrarily, but the k-th is never the top unit itself
+    tied = rule.learning_activation(pre[:2], W, currents=np.zeros((2, 12)))
+    assert np.count_nonzero(tied == 1.0) == 2 and np.count_nonzero(tied == -0.25) == 2
+    # currents handed in are used as they are, and checked
+    I = rule.currents(pre, W)
+    np.testing.assert_array_equal(rule.delta(pre, None, W, currents=I), rule.delta(pre, None, W))
+    with pytest.raises(ValidationError, match="currents"):
+        rule.delta(pre, None, W, currents=I[:3])
+    # the p = 3 currents: pre . sign(W) |W|^2 to the bit
+    np.testing.assert_array_equal(rule.currents(pre, W), pre @ (np.sign(W) * np.abs(W) ** 2.0).T)
+
 @pytest.mark.parametrize("p, seed", [(3.0, 1), (2.0, 1), (2.0, 5)])
 def test_competitive_winners_reach_p_norm_sphere(p, seed):
     rng = np.random.default_rng(seed)

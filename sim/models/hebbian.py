@@ -292,11 +292,11 @@ class HebbianNet(Estimator):
         for i, layer in enumerate(self._layers):
             # a rule that computes its own activity needs no settling of the top stage
             need = i < last or learn_readout or layer.rule.post_signal != "none"
-            R = None
+            R, J = None, None
             if need:
-                R, s = layer.settle(R_in)
+                R, s, J = layer.settle_to_learn(R_in) if learn_hidden else (*layer.settle(R_in), None)
                 steps += s
-            if learn_hidden and not layer.update(R_in, R, lr):
+            if learn_hidden and not layer.update(R_in, R, lr, currents=J):
                 return False
             R_in = R
         self._epoch_steps.append(steps)

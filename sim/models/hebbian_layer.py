@@ -72,21 +72,43 @@ class HebbianLayer:
 
     def steady(self, X):
         """Settled potentials and rates (batch, N) for inputs ``X``, and the steps used."""
+        return self._steady(self.currents(X))
+
+    def settle_to_learn(self, X):
+        """Settled rates (batch, N), the steps used and what :meth:`update` may reuse of this
+        settling: the currents ``J`` when they are the rule's own (:attr:`shares_currents`),
+        else None."""
         J = self.currents(X)
+        v, r, steps = self._steady(J)
+        return r, steps, (J if self.shares_currents else None)
+
+    @property
+    def shares_currents(self) -> bool:
+        """Whether the stage's currents are the ones its rule ranks (a rule with its own
+        currents, the connection's efficacy its p-metric, no bias): then the rule need not
+        recompute them."""
+        conn, rule = self.connection, self.rule
+        metric = 2.0 if conn.p_metric is None else conn.p_metric
+        return bool(rule.own_currents and not conn.has_bias and metric == getattr(rule, "p", None))
+
+    def _steady(self, J):
         if not np.all(np.isfinite(J)):  # blown-up weights: let the run be marked diverged
             nan = np.full_like(J, np.nan)
             return nan, nan, 0
         return self.network.steady_state(self.index, J)
 
     # ----- learning ---------------------------------------------------------------------
-    def update(self, X, R, lr) -> bool:
+    def update(self, X, R, lr, currents=None) -> bool:
         """One local update of the hidden (and lateral) weights from inputs ``X`` and settled
         rates ``R`` (None for a rule with ``post_signal='none'``); False if they became non-finite
-        or grew more than ``MAX_GROWTH`` times their initial norm (`sim.models.divergence`)."""
+        or grew more than ``MAX_GROWTH`` times their initial norm (`sim.models.divergence`).
+        ``currents``: what :meth:`settle_to_learn` returned for these ``X`` and the present
+        weights (None: the rule computes what it needs)."""
         conn = self.connection
         if R is not None and not np.all(np.isfinite(R)):
             return False
-        conn.W += lr * self.rule.delta(self.augment(X), R, conn.W)
+        given = {} if currents is None else {"currents": currents}
+        conn.W += lr * self.rule.delta(self.augment(X), R, conn.W, **given)
         conn.constrain()
         if self.lateral_rule is not None:
             L = self.lateral

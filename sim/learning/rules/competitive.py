@@ -88,6 +88,8 @@ class Competitive(LocalRule):
     def _powered(self, W: np.ndarray) -> np.ndarray:
         if self.p == 2.0:
             return W
+        if self.p == 3.0:  # sign(W) |W|^2 with one rounding, as the general form: W |W|
+            return W * np.abs(W)
         return np.sign(W) * np.abs(W) ** (self.p - 1.0)
 
     def currents(self, pre, W) -> np.ndarray:
@@ -98,7 +100,7 @@ class Competitive(LocalRule):
     def learning_activation(self, pre, W, currents=None) -> np.ndarray:
         """The ranking ``g``, (batch, n_post): 1 for the top unit, ``-delta`` for the k-th, else 0."""
         pre, W = self._check_pw(pre, W)
-        I = self.currents(pre, W) if currents is None else currents
+        I = self.currents(pre, W) if currents is None else self._check_currents(currents, pre, W)
         k = self.k
         # positions 0 and k-1 of the descending order, without a full sort
         idx = np.argpartition(-I, (0, k - 1), axis=1)
@@ -108,17 +110,28 @@ class Competitive(LocalRule):
         g[rows, idx[:, k - 1]] = -self.delta_strength
         return g
 
-    def unscaled_delta(self, pre, W) -> np.ndarray:
-        """``sum_batch g_mu (v - I_mu W_mu)`` before the max-entry division, (n_post, n_pre)."""
+    @staticmethod
+    def _check_currents(currents, pre, W):
+        I = check_array("currents", currents, ndim=2, n_features=W.shape[0])
+        if I.shape[0] != pre.shape[0]:
+            raise ValidationError("currents", currents, f"must have {pre.shape[0]} rows (the batch of pre)")
+        return I
+
+    def unscaled_delta(self, pre, W, currents=None) -> np.ndarray:
+        """``sum_batch g_mu (v - I_mu W_mu)`` before the max-entry division, (n_post, n_pre).
+
+        ``currents`` (batch, n_post), optional: the p-scalar products :meth:`currents` of these
+        ``pre`` and ``W`` when the caller already has them (a settled layer whose currents are
+        the rule's); they are not recomputed."""
         pre, W = self._check_pw(pre, W)
-        I = self.currents(pre, W)
+        I = self.currents(pre, W) if currents is None else self._check_currents(currents, pre, W)
         g = self.learning_activation(pre, W, currents=I)
         return g.T @ pre - np.sum(g * I, axis=0)[:, None] * W
 
-    def delta(self, pre, post=None, W=None, error=None):
+    def delta(self, pre, post=None, W=None, error=None, currents=None):
         if W is None:
             raise ValidationError("W", W, "is required")
-        ds = self.unscaled_delta(pre, W)
+        ds = self.unscaled_delta(pre, W, currents)
         nc = max(float(np.max(np.abs(ds))) if ds.size else 0.0, _TINY)
         W = np.asarray(W)
         return (ds / nc).astype(W.dtype if np.issubdtype(W.dtype, np.floating) else np.float64,
